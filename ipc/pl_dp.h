@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The DPDK half of the shared-memory contract (like client_server_mp's common.h): names of the
+ * mbuf pool, the pipeline rings and the control memzone; the per-packet metadata; packet
+ * ownership tags; and EAL start-up for the primary (supervisor) and the secondaries.
+ *
+ * Rings: one single-producer/single-consumer ring per pipeline edge, plus the reclaim ring
+ * (supervisor -> io-worker). The pool uses the ring_sp_sc handler with no per-lcore cache:
+ * io-worker is its only user, and with no cache a dead io-worker leaves no packets behind in a
+ * cache that the pool's ring does not know of.
+ *
+ * Ownership: a stage takes packets with the ring peek API: dequeue_start, write its owner tag
+ * in each packet, dequeue_finish. So a packet is always either in a ring's live region or
+ * tagged with the one process that holds it; the supervisor reclaims packets tagged with a dead
+ * process that are in no ring. */
+#ifndef PL_DP_H
+#define PL_DP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+#include <rte_ring_peek.h>
+
+#include "pl_config.h"
+#include "pl_counters.h"
+#include "pl_shm.h"
+
+#define PL_DP_POOL_NAME "pl_pool"
+#define PL_DP_MZ_NAME "pl_dp"
+#define PL_DP_META_NAME "podlane_pkt_meta"
+#define PL_DP_MAGIC 0x706c6470U /* "pldp" */
+#define PL_DP_VERSION 1
+#define PL_DP_MBUF_DATA_SIZE RTE_MBUF_DEFAULT_BUF_SIZE
+
+enum pl_ring_id {
+	PL_RING_IO_TO_NATLB,
+	PL_RING_NATLB_TO_POLICY,
+	PL_RING_POLICY_TO_ROUTER,
+	PL_RING_ROUTER_TO_IO,
+	PL_RING_RECLAIM,
+	PL_RING_MAX
+};
+
+struct pl_ring_def {
+	const char *name;
+	enum pl_svc_id producer;
+	enum pl_svc_id consumer;
+};
+
+extern const struct pl_ring_def pl_ring_defs[PL_RING_MAX];
+
+enum pl_verdict {
+	PL_VERDICT_PASS = 0,
+	PL_VERDICT_DROP = 1,
+};
+
+/* Owner tags: the service id of the holder. */
+#define PL_OWNER_NONE 0xff
+
+/* Per-packet metadata in an mbuf dynamic field (16 bytes, in the mbuf's second cache line). */
+struct pl_pkt_meta {
+	uint8_t owner;       /* enum pl_svc_id of the process holding it */
+	uint8_t verdict;     /* enum pl_verdict */
+	uint8_t drop_reason; /* enum pl_drop_reason, when verdict is DROP */
+	uint8_t flags;       /* PL_META_F_* */
+	uint16_t rx_if;      /* interface index it came in on */
+	uint16_t tx_if;      /* interface index to send it out of */
+	uint32_t nh_index;   /* next-hop (adjacency) index */
+	uint32_t session_id; /* conntrack session, 0 = none */
+};
+
+#define PL_META_F_TRACE 0x01
+
+/* io-worker's synthetic port settings. io-worker is the only writer; they live in shared
+ * memory so that a restarted io-worker resumes the traffic it was generating. */
+struct pl_synth_state {
+	uint32_t active;
+	uint32_t backpressure;   /* 1: generate only into free ring space (lossless source) */
+	uint64_t count;          /* packets to generate, 0 = until stopped */
+	uint64_t generated;      /* so far */
+	uint64_t pps;            /* 0 = as fast as possible */
+	uint32_t ttl1_every;     /* every Nth packet has TTL 1 (0 = never) */
+	uint32_t bad_csum_every; /* every Nth packet (not already TTL 1) has a bad checksum */
+	uint32_t flows;          /* distinct UDP source ports */
+	uint32_t frame_size;     /* bytes, without FCS */
+};
+
+/* The control memzone, written by the supervisor before any secondary starts. */
+struct pl_dp_shared {
+	uint32_t magic;
+	uint32_t version;
+	int32_t meta_offset; /* dynfield offset of struct pl_pkt_meta */
+	uint32_t n_mbufs;
+	uint64_t incarnation; /* supervisor's */
+	struct pl_synth_state synth __attribute__((aligned(64)));
+};
+
+struct pl_dp {
+	struct rte_mempool *pool;
+	struct rte_ring *rings[PL_RING_MAX];
+	struct pl_dp_shared *shared;
+};
+
+extern int pl_dp_meta_offset;
+
+static inline struct pl_pkt_meta *pl_meta(struct rte_mbuf *m)
+{
+	return RTE_MBUF_DYNFIELD(m, pl_dp_meta_offset, struct pl_pkt_meta *);
+}
+
+/* Takes up to n packets from r, tagging each with `owner` before the ring lets go of them. */
+static inline unsigned int pl_ring_take(struct rte_ring *r, struct rte_mbuf **pkts,
+	unsigned int n, uint8_t owner)
+{
+	unsigned int k = rte_ring_dequeue_burst_start(r, (void **)pkts, n, NULL);
+	for (unsigned int i = 0; i < k; i++)
+		pl_meta(pkts[i])->owner = owner;
+	rte_ring_dequeue_finish(r, k);
+	return k;
+}
+
+/* Starts the EAL for service `id` (primary for the supervisor). 0 or -errno. */
+int pl_dp_eal_init(const struct pl_config *cfg, enum pl_svc_id id, const char *prog);
+/* Primary: creates the pool, every ring and the control memzone. 0 or -errno. */
+int pl_dp_create(struct pl_dp *dp, const struct pl_config *cfg, uint64_t incarnation);
+/* Secondary: finds them by name. 0 or -errno. */
+int pl_dp_attach(struct pl_dp *dp);
+/* The pool's backing ring (ring_sp_sc handler). */
+static inline struct rte_ring *pl_dp_pool_ring(const struct pl_dp *dp)
+{
+	return (struct rte_ring *)dp->pool->pool_data;
+}
+/* Frees packets: io-worker only. */
+static inline void pl_dp_free(struct pl_dp *dp, struct rte_mbuf **pkts, unsigned int n)
+{
+	(void)dp;
+	rte_pktmbuf_free_bulk(pkts, n);
+}
+
+#endif

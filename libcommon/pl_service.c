@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Service skeleton shared by every podlane process: startup in order, the sleep/wake half of
+ * the adaptive idle mode, housekeeping and teardown in reverse. */
+#include "pl_service.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "pl_log.h"
+#include "pl_util.h"
+
+#ifndef PODLANE_VERSION
+#define PODLANE_VERSION "0.0.0"
+#endif
+
+#define HEARTBEAT_PERIOD_MS 100
+
+static void usage(FILE *out, const char *prog, const struct pl_service_opts *opts)
+{
+	fprintf(out,
+		"Usage: %s [OPTIONS]\n"
+		"%s\n\n"
+		"Options:\n"
+		"  -c, --config FILE     configuration file (default %s; a missing default\n"
+		"                        file means built-in defaults)\n"
+		"  -l, --log-level LEVEL err|warn|info|debug (overrides log.level)\n"
+		"      --help-config     list every configuration option with its default\n"
+		"  -h, --help            this text\n"
+		"  -V, --version         print the version\n"
+		"%s"
+		"\nThe admin socket is <run_dir>/<service>.ctl; use podlanectl.\n",
+		prog, opts->summary, PL_CONFIG_DEFAULT_PATH,
+		opts->extra_usage ? opts->extra_usage : "");
+}
+
+static int wake_path(const struct pl_config *cfg, enum pl_svc_id id, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	char path[PL_CONFIG_STR_SIZE + 64];
+	int n = snprintf(path, sizeof(path), "%s/%s.wake", cfg->run_dir, pl_svc_name(id));
+	if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa->sun_path, path, (size_t)n + 1);
+	return 0;
+}
+
+/* One instance per service and run directory: a second one would steal the sockets. */
+static int take_lock(struct pl_service *s, const char *prog)
+{
+	char path[PL_CONFIG_STR_SIZE + 64];
+	snprintf(path, sizeof(path), "%s/%s.lock", s->cfg.run_dir, s->name);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lock_fd < 0) {
+		fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
+		return -errno;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		char buf[32] = "";
+		ssize_t n = pread(s->lock_fd, buf, sizeof(buf) - 1, 0);
+		buf[n > 0 ? n : 0] = '\0';
+		fprintf(stderr, "%s: another %s is running in %s (pid %s)\n", prog, prog,
+			s->cfg.run_dir, buf[0] ? buf : "?");
+		close(s->lock_fd);
+		s->lock_fd = -1;
+		return -EBUSY;
+	}
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (ftruncate(s->lock_fd, 0) == 0 && pwrite(s->lock_fd, pid, (size_t)n, 0) < 0)
+		PL_WARN("main", "cannot write pid to %s", path);
+	return 0;
+}
+
+int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **argv,
+	const struct pl_service_opts *opts)
+{
+	static const struct option long_opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "log-level", required_argument, NULL, 'l' },
+		{ "help-config", no_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config_path = NULL, *level_arg = NULL;
+	char err[PL_CONFIG_ERR_SIZE];
+	char prog[64];
+	int c, rc;
+
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->name = pl_svc_name(id);
+	s->wake_fd = -1;
+	s->signal_fd = -1;
+	s->lock_fd = -1;
+	snprintf(prog, sizeof(prog), "podlane-%s", s->name);
+	pl_log_init(prog, PL_LOG_INFO);
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":c:l:hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'l':
+			level_arg = optarg;
+			break;
+		case 'C':
+			pl_config_print_options(stdout);
+			return 1;
+		case 'h':
+			usage(stdout, prog, opts);
+			return 1;
+		case 'V':
+			printf("%s %s\n", prog, PODLANE_VERSION);
+			return 1;
+		case ':':
+			fprintf(stderr, "%s: option '%s' needs an argument\n", prog,
+				argv[optind - 1]);
+			usage(stderr, prog, opts);
+			return -EINVAL;
+		default:
+			fprintf(stderr, "%s: unknown option '%s'\n", prog, argv[optind - 1]);
+			usage(stderr, prog, opts);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+		usage(stderr, prog, opts);
+		return -EINVAL;
+	}
+
+	rc = pl_config_load(&s->cfg, config_path, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "%s: configuration error: %s\n", prog, err);
+		return rc;
+	}
+	enum pl_log_level level = PL_LOG_INFO;
+	pl_log_level_parse(s->cfg.log_level, &level);
+	if (level_arg && pl_log_level_parse(level_arg, &level) < 0) {
+		fprintf(stderr, "%s: --log-level: unknown level '%s' (err, warn, info, debug)\n",
+			prog, level_arg);
+		return -EINVAL;
+	}
+	pl_log_set_level("*", level);
+
+	if (mkdir(s->cfg.run_dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "%s: cannot create run_dir %s: %s\n", prog, s->cfg.run_dir,
+			strerror(errno));
+		return -errno;
+	}
+	rc = take_lock(s, prog);
+	if (rc < 0)
+		return rc;
+
+	if (getrandom(&s->incarnation, sizeof(s->incarnation), 0) != sizeof(s->incarnation))
+		s->incarnation = (uint64_t)getpid() << 32 | (uint64_t)pl_now_ms();
+
+	/* Signals arrive on a signalfd so the sleep can wait on them. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	s->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* The supervisor creates the segment itself, after it has reaped stale children. */
+	s->shm = id == PL_SVC_SUPERVISOR ? NULL : pl_shm_attach(s->cfg.run_dir);
+	if (!s->shm && id != PL_SVC_SUPERVISOR) {
+		PL_ERR("main", "cannot attach the stats segment in %s: %s (is the supervisor running?)",
+			s->cfg.run_dir, strerror(errno));
+		rc = -errno;
+		goto fail;
+	}
+
+	s->zctx = zmq_ctx_new();
+	if (!s->zctx) {
+		rc = -errno;
+		goto fail;
+	}
+	s->admin = pl_admin_new(s->zctx, s->cfg.run_dir, s->name, s->cfg.admin.max_request_size);
+	if (!s->admin) {
+		rc = -errno;
+		PL_ERR("main", "cannot open the admin socket %s/%s.ctl: %s", s->cfg.run_dir,
+			s->name, strerror(errno));
+		goto fail;
+	}
+
+	for (int i = 0; i < PL_SVC_MAX; i++)
+		wake_path(&s->cfg, i, &s->wake_addr[i]);
+	s->wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->wake_fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	unlink(s->wake_addr[id].sun_path);
+	if (bind(s->wake_fd, (struct sockaddr *)&s->wake_addr[id], sizeof(s->wake_addr[id])) < 0) {
+		rc = -errno;
+		PL_ERR("main", "cannot bind the wake socket %s: %s", s->wake_addr[id].sun_path,
+			strerror(errno));
+		goto fail;
+	}
+
+	if (sd_watchdog_enabled(0, &s->watchdog_usec) <= 0)
+		s->watchdog_usec = 0;
+	if (s->shm)
+		pl_service_attach_shm(s, s->shm);
+	return 0;
+fail:
+	pl_service_fini(s);
+	return rc < 0 ? rc : -EIO;
+}
+
+void pl_service_attach_shm(struct pl_service *s, struct pl_shm *shm)
+{
+	s->shm = shm;
+	s->stats = &shm->stats[s->id];
+	unsigned int n;
+	const struct pl_counter_desc *d = pl_counter_descs(s->id, &n);
+	pl_admin_set_counters(s->admin, s->stats, d, n);
+	struct pl_svc_live *live = &shm->live[s->id];
+	live->pid = getpid();
+	live->incarnation = s->incarnation;
+	live->heartbeat_ms = pl_now_ms();
+	__atomic_store_n(&live->state, PL_STATE_STARTING, __ATOMIC_RELEASE);
+	shm->idle[s->id].sleeping = 0;
+}
+
+void pl_service_ready(struct pl_service *s, const char *status)
+{
+	__atomic_store_n(&s->shm->live[s->id].state, PL_STATE_READY, __ATOMIC_RELEASE);
+	sd_notifyf(0, "READY=1\nSTATUS=%s", status ? status : "ready");
+	PL_INFO("main", "ready: %s", status ? status : "");
+}
+
+static void handle_signals(struct pl_service *s)
+{
+	struct signalfd_siginfo si;
+	while (read(s->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		PL_INFO("main", "signal %u received, stopping", si.ssi_signo);
+		s->stop = true;
+	}
+}
+
+void pl_service_housekeeping(struct pl_service *s, uint64_t now_ms)
+{
+	int n = pl_admin_handle(s->admin);
+	if (n > 0 && s->stats) {
+		static uint64_t seen_req, seen_err;
+		uint64_t req = pl_admin_requests(s->admin), errs = pl_admin_errors(s->admin);
+		uint64_t local[PL_C_COMMON_MAX] = { 0 };
+		local[PL_C_ADMIN_REQUESTS] = req - seen_req;
+		local[PL_C_ADMIN_ERRORS] = errs - seen_err;
+		seen_req = req;
+		seen_err = errs;
+		pl_stats_add(s->stats, local, PL_C_COMMON_MAX);
+	}
+	if (s->signal_fd >= 0)
+		handle_signals(s);
+	if (s->shm && now_ms - s->last_heartbeat_ms >= HEARTBEAT_PERIOD_MS) {
+		s->last_heartbeat_ms = now_ms;
+		__atomic_store_n(&s->shm->live[s->id].heartbeat_ms, now_ms, __ATOMIC_RELAXED);
+	}
+	if (s->watchdog_usec && (now_ms - s->last_watchdog_ms) * 2000 >= s->watchdog_usec) {
+		s->last_watchdog_ms = now_ms;
+		sd_notify(0, "WATCHDOG=1");
+	}
+}
+
+void pl_service_set_sleeping(struct pl_service *s, bool sleeping)
+{
+	__atomic_store_n(&s->shm->idle[s->id].sleeping, sleeping ? 1u : 0u, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+void pl_service_wake(struct pl_service *s, enum pl_svc_id id)
+{
+	if (!pl_service_consumer_sleeps(s, id))
+		return;
+	char b = 1;
+	/* EAGAIN (a wake is already queued) and ENOENT (consumer restarting) are fine. */
+	ssize_t r = sendto(s->wake_fd, &b, 1, MSG_DONTWAIT, (struct sockaddr *)&s->wake_addr[id],
+		sizeof(s->wake_addr[id]));
+	(void)r;
+}
+
+#define MAX_POLL_ITEMS 16
+
+int pl_service_sleep(struct pl_service *s, int timeout_ms, zmq_pollitem_t *extra, int n_extra)
+{
+	zmq_pollitem_t items[MAX_POLL_ITEMS];
+	int n = 0;
+	if (timeout_ms < 0 || (uint32_t)timeout_ms > s->cfg.pipeline.sleep_ms)
+		timeout_ms = (int)s->cfg.pipeline.sleep_ms;
+	if (s->watchdog_usec && (uint64_t)timeout_ms * 2000 > s->watchdog_usec)
+		timeout_ms = (int)(s->watchdog_usec / 2000);
+	items[n++] = (zmq_pollitem_t){ .socket = pl_admin_socket(s->admin), .events = ZMQ_POLLIN };
+	items[n++] = (zmq_pollitem_t){ .fd = s->wake_fd, .events = ZMQ_POLLIN };
+	items[n++] = (zmq_pollitem_t){ .fd = s->signal_fd, .events = ZMQ_POLLIN };
+	int base = n;
+	for (int i = 0; i < n_extra && n < MAX_POLL_ITEMS; i++)
+		items[n++] = extra[i];
+	int rc = zmq_poll(items, n, timeout_ms);
+	int ready = 0;
+	if (rc > 0) {
+		if (items[1].revents & ZMQ_POLLIN) {
+			char buf[64];
+			while (recv(s->wake_fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+				;
+		}
+		for (int i = base; i < n; i++) {
+			extra[i - base].revents = items[i].revents;
+			if (items[i].revents)
+				ready++;
+		}
+	}
+	if (s->stats)
+		pl_stats_inc(s->stats, PL_C_WAKEUPS, 1);
+	pl_service_housekeeping(s, pl_now_ms());
+	return ready;
+}
+
+void pl_service_fini(struct pl_service *s)
+{
+	if (s->shm && s->shm->live[s->id].pid == getpid())
+		__atomic_store_n(&s->shm->live[s->id].state, PL_STATE_STOPPED, __ATOMIC_RELEASE);
+	if (s->wake_fd >= 0) {
+		close(s->wake_fd);
+		s->wake_fd = -1;
+	}
+	pl_admin_destroy(&s->admin);
+	if (s->zctx) {
+		zmq_ctx_term(s->zctx);
+		s->zctx = NULL;
+	}
+	if (s->signal_fd >= 0) {
+		close(s->signal_fd);
+		s->signal_fd = -1;
+	}
+	pl_shm_detach(&s->shm);
+	if (s->lock_fd >= 0) {
+		close(s->lock_fd);
+		s->lock_fd = -1;
+	}
+}
+
+int pl_service_run_control(struct pl_service *s)
+{
+	while (!s->stop)
+		pl_service_sleep(s, -1, NULL, 0);
+	return 0;
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What every podlane service shares: command-line handling, config, logging, the admin socket,
+ * the shared stats segment, signals, sd_notify (READY, WATCHDOG, STATUS) and the adaptive idle
+ * mode. A service polls while busy; after pipeline.idle_spin_us of empty polls it raises its
+ * "sleeping" flag and blocks in pl_service_sleep() on its wake socket, admin socket and signals.
+ * A producer that has just enqueued work calls pl_service_wake(), which sends a datagram to the
+ * consumer's wake socket only while the consumer's flag is up. The wake socket is a unix
+ * datagram socket at <run_dir>/<svc>.wake: unlike an eventfd, independent processes (systemd
+ * units) can reach it by name, and a restarted consumer simply binds it again. */
+#ifndef PL_SERVICE_H
+#define PL_SERVICE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#include <zmq.h>
+
+#include "pl_admin.h"
+#include "pl_config.h"
+#include "pl_shm.h"
+#include "pl_stats.h"
+
+struct pl_service {
+	enum pl_svc_id id;
+	const char *name;
+	struct pl_config cfg;
+	void *zctx;
+	struct pl_admin *admin;
+	struct pl_shm *shm;
+	struct pl_stats_block *stats; /* this service's block */
+	int wake_fd;
+	int signal_fd;
+	int lock_fd;
+	bool stop;
+	uint64_t watchdog_usec;
+	uint64_t last_watchdog_ms;
+	uint64_t last_heartbeat_ms;
+	uint64_t incarnation;
+	struct sockaddr_un wake_addr[PL_SVC_MAX]; /* peers' wake sockets */
+};
+
+/* Options every service takes; `extra_usage` is appended to --help. */
+struct pl_service_opts {
+	const char *summary;     /* one line for --help */
+	const char *extra_usage; /* may be NULL */
+};
+
+/* Parses the command line, loads config, opens everything. Returns 0; >0 when the process
+ * should exit successfully now (--help, --version); <0 on a startup error (already printed,
+ * exit non-zero). */
+int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **argv,
+	const struct pl_service_opts *opts);
+/* Marks the service ready in the stats segment and tells systemd. */
+void pl_service_ready(struct pl_service *s, const char *status);
+/* Cheap, call at least every millisecond or so while busy: admin requests, signals,
+ * heartbeat, watchdog (each behind its own time check). */
+void pl_service_housekeeping(struct pl_service *s, uint64_t now_ms);
+/* Blocks up to timeout_ms (capped by sleep_ms and the watchdog) on the wake socket, the admin
+ * socket, signals and `extra` items; handles admin and signals. Returns the number of extra
+ * items that became ready. */
+int pl_service_sleep(struct pl_service *s, int timeout_ms, zmq_pollitem_t *extra, int n_extra);
+/* Raises / lowers this service's sleeping flag (full barrier after raising). */
+void pl_service_set_sleeping(struct pl_service *s, bool sleeping);
+/* Wakes consumer `id` if it sleeps. */
+static inline bool pl_service_consumer_sleeps(const struct pl_service *s, enum pl_svc_id id)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return s->shm->idle[id].sleeping != 0;
+}
+void pl_service_wake(struct pl_service *s, enum pl_svc_id id);
+/* For the supervisor, which creates the segment after init. */
+void pl_service_attach_shm(struct pl_service *s, struct pl_shm *shm);
+/* Loop of a control-plane service with nothing but admin and signals to serve yet. */
+int pl_service_run_control(struct pl_service *s);
+void pl_service_fini(struct pl_service *s);
+
+#endif

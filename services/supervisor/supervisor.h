@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The supervisor's state, shared by its modules: children (spawn, watch, restart with back-off,
+ * stop), reclaim (ring repair and packet reclamation after a death), metrics (Prometheus text
+ * from the stats segment) and admin (services/show, pool/show, rings/show). */
+#ifndef SUPERVISOR_H
+#define SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pl_dp.h"
+#include "pl_service.h"
+
+struct child {
+	enum pl_svc_id id;
+	bool managed;        /* spawned by this supervisor */
+	pid_t pid;           /* 0 when not running */
+	int pidfd;           /* -1 when not running */
+	uint64_t started_ms;
+	uint64_t restart_at_ms; /* when in back-off */
+	uint32_t backoff_ms;
+	bool ready_seen;
+	char last_exit[64];  /* "exited 1", "killed by SIGKILL" */
+};
+
+struct supervisor {
+	struct pl_service s;
+	struct pl_dp dp;
+	struct child children[PL_SVC_MAX];
+	char bin_dir[PL_CONFIG_STR_SIZE];
+	const char *config_arg; /* -c value to pass on, NULL if none */
+	const char *log_arg;    /* -l value to pass on, NULL if none */
+	bool notified_ready;
+	struct MHD_Daemon *mhd;
+	uint64_t local[PL_SUP_MAX];
+};
+
+/* children */
+void children_init(struct supervisor *sv);
+int children_spawn(struct supervisor *sv, enum pl_svc_id id);
+/* Handles exits (pidfds ready), readiness, ready timeouts and due restarts. Returns the ms
+ * until the next due event. */
+int children_poll(struct supervisor *sv, uint64_t now_ms);
+/* Fills poll items for every running child's pidfd; returns how many. */
+int children_poll_items(struct supervisor *sv, zmq_pollitem_t *items, int max);
+int children_start_all(struct supervisor *sv);
+void children_stop_all(struct supervisor *sv);
+/* Waits for (and if need be kills) children a previous supervisor left in the segment. */
+void children_reap_stale(const char *run_dir);
+
+/* reclaim */
+void reclaim_init_tags(struct supervisor *sv);
+/* After service `id` died: repair its ring sides and reclaim what it held. */
+void reclaim_after_death(struct supervisor *sv, enum pl_svc_id id);
+
+/* metrics */
+int metrics_start(struct supervisor *sv);
+void metrics_stop(struct supervisor *sv);
+
+/* admin */
+int supervisor_admin_register(struct supervisor *sv);
+
+void supervisor_count(struct supervisor *sv, enum pl_sup_counter c, uint64_t n);
+
+#endif

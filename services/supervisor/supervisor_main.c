@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* podlane-supervisor: the "microkernel". Init in order: config and admin, the shared stats
+ * segment, the DPDK primary (pool, rings, control memzone), /metrics, then the services.
+ * Loop: wait on the children's pidfds, the admin socket and signals; repair, reclaim and
+ * restart after a death. Teardown in reverse on SIGTERM/SIGINT. */
+#include "supervisor.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <systemd/sd-daemon.h>
+
+#include "pl_log.h"
+
+void supervisor_count(struct supervisor *sv, enum pl_sup_counter c, uint64_t n)
+{
+	pl_stats_inc(&sv->s.shm->stats[PL_SVC_SUPERVISOR], c, n);
+}
+
+/* -c and -l are passed on to the services; find them without disturbing getopt. */
+static void find_passed_args(struct supervisor *sv, int argc, char **argv)
+{
+	for (int i = 1; i + 1 < argc; i++) {
+		if (!strcmp(argv[i], "-c") || !strcmp(argv[i], "--config"))
+			sv->config_arg = argv[i + 1];
+		else if (!strcmp(argv[i], "-l") || !strcmp(argv[i], "--log-level"))
+			sv->log_arg = argv[i + 1];
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--config=", 9))
+			sv->config_arg = argv[i] + 9;
+		else if (!strncmp(argv[i], "--log-level=", 12))
+			sv->log_arg = argv[i] + 12;
+	}
+}
+
+static int find_bin_dir(struct supervisor *sv)
+{
+	if (sv->s.cfg.bin_dir[0]) {
+		snprintf(sv->bin_dir, sizeof(sv->bin_dir), "%s", sv->s.cfg.bin_dir);
+		return 0;
+	}
+	char exe[PL_CONFIG_STR_SIZE];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return -errno;
+	exe[n] = '\0';
+	snprintf(sv->bin_dir, sizeof(sv->bin_dir), "%s", dirname(exe));
+	return 0;
+}
+
+static bool all_ready(const struct supervisor *sv)
+{
+	for (int i = 1; i < PL_SVC_MAX; i++)
+		if (sv->children[i].managed && !sv->children[i].ready_seen)
+			return false;
+	return true;
+}
+
+static void loop(struct supervisor *sv)
+{
+	uint64_t start = pl_now_ms();
+	while (!sv->s.stop) {
+		uint64_t now = pl_now_ms();
+		int wait = children_poll(sv, now);
+		if (!sv->notified_ready &&
+			(all_ready(sv) || now - start >= sv->s.cfg.supervisor.ready_timeout_ms)) {
+			sv->notified_ready = true;
+			pl_service_ready(&sv->s, all_ready(sv) ? "all services ready"
+							       : "degraded: some services not ready");
+		}
+		zmq_pollitem_t items[PL_SVC_MAX];
+		int n = children_poll_items(sv, items, PL_SVC_MAX);
+		pl_service_sleep(&sv->s, wait, items, n);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct supervisor sv;
+	const struct pl_service_opts opts = {
+		.summary = "podlane supervisor: owns the shared memory (DPDK primary), starts,\n"
+			   "watches and restarts every service, reclaims packets of dead ones,\n"
+			   "serves /metrics.",
+	};
+	int rc = pl_service_init(&sv.s, PL_SVC_SUPERVISOR, argc, argv, &opts);
+	if (rc != 0)
+		return rc > 0 ? 0 : 1;
+	find_passed_args(&sv, argc, argv);
+	rc = find_bin_dir(&sv);
+	if (rc < 0) {
+		PL_ERR("main", "cannot find the service binaries: %s", strerror(-rc));
+		goto out;
+	}
+
+	children_reap_stale(sv.s.cfg.run_dir);
+	struct pl_shm *shm = pl_shm_create(sv.s.cfg.run_dir);
+	if (!shm) {
+		rc = -errno;
+		PL_ERR("main", "cannot create the stats segment in %s: %s", sv.s.cfg.run_dir,
+			strerror(errno));
+		goto out;
+	}
+	pl_service_attach_shm(&sv.s, shm);
+	shm->supervisor_pid = getpid();
+	shm->supervisor_incarnation = sv.s.incarnation;
+	children_init(&sv);
+
+	rc = pl_dp_eal_init(&sv.s.cfg, PL_SVC_SUPERVISOR, "podlane-supervisor");
+	if (rc < 0) {
+		PL_ERR("main", "DPDK EAL init as primary failed: %s (hugepages reserved and "
+			       "mounted at %s? another primary with file prefix '%s'?)",
+			rte_strerror(-rc), sv.s.cfg.dpdk.huge_dir, sv.s.cfg.dpdk.file_prefix);
+		goto out;
+	}
+	rc = pl_dp_create(&sv.dp, &sv.s.cfg, sv.s.incarnation);
+	if (rc < 0) {
+		PL_ERR("main", "cannot create the shared pool and rings: %s", rte_strerror(-rc));
+		goto out_eal;
+	}
+	reclaim_init_tags(&sv);
+	rc = supervisor_admin_register(&sv);
+	if (rc < 0)
+		goto out_eal;
+	rc = metrics_start(&sv);
+	if (rc < 0) {
+		PL_ERR("main", "cannot serve /metrics on %s port %u: %s",
+			sv.s.cfg.supervisor.metrics_address, sv.s.cfg.supervisor.metrics_port,
+			strerror(-rc));
+		goto out_eal;
+	}
+	rc = children_start_all(&sv);
+	if (rc < 0)
+		goto out_children;
+	loop(&sv);
+	rc = 0;
+	sd_notify(0, "STOPPING=1");
+out_children:
+	children_stop_all(&sv);
+	metrics_stop(&sv);
+out_eal:
+	rte_eal_cleanup();
+out:
+	pl_service_fini(&sv.s);
+	return rc < 0 ? 1 : 0;
+}

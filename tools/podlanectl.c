@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* podlanectl: the one admin client for every podlane service (like ovs-appctl / vppctl).
+ * Sends `module/verb ARGS` to a service's admin socket and prints the reply as text or JSON;
+ * `status` combines the supervisor's service table with a liveness probe of each service. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+#include <zmq.h>
+
+#include "pl_admin.h"
+#include "pl_config.h"
+#include "pl_stats.h"
+
+#ifndef PODLANE_VERSION
+#define PODLANE_VERSION "0.0.0"
+#endif
+
+enum {
+	EXIT_OK = 0,
+	EXIT_CMD_FAILED = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: podlanectl [OPTIONS] COMMAND [ARG...]\n"
+		"       podlanectl [OPTIONS] status\n"
+		"Sends an admin command to a podlane service and prints the reply.\n\n"
+		"Options:\n"
+		"  -s, --service NAME   supervisor (default), io-worker, nat-lb, policy, router,\n"
+		"                       cni-server, bgp-bridge\n"
+		"  -c, --config FILE    read run_dir from this configuration file\n"
+		"  -r, --run-dir DIR    where the admin sockets are (overrides the config)\n"
+		"  -j, --json           JSON reply\n"
+		"  -t, --timeout MS     reply timeout (default 3000)\n"
+		"  -h, --help           this text\n"
+		"  -V, --version        print the version\n\n"
+		"Commands every service answers: list-commands, version, log/set [MODULE] LEVEL,\n"
+		"log/show, counters/show [NAME]. `podlanectl -s SERVICE list-commands` lists the rest.\n"
+		"status: every service's state, restarts and whether its admin socket answers;\n"
+		"exit status 0 only when all are ready and answering.\n\n"
+		"Exit status: 0 ok, 1 the command failed, 2 usage error, 3 service unreachable\n"
+		"(or, for status, not all services healthy).\n");
+}
+
+static int status(void *zctx, const char *run_dir, bool json, int timeout)
+{
+	const char *argv[] = { "services/show" };
+	int st = 0;
+	char *body = NULL;
+	int rc = pl_admin_call(zctx, run_dir, "supervisor", true, 1, argv, timeout, &st, &body);
+	if (rc < 0) {
+		fprintf(stderr, "podlanectl: supervisor not reachable at %s/supervisor.ctl: %s\n",
+			run_dir, rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+		return EXIT_UNREACHABLE;
+	}
+	struct json_object *arr = json_tokener_parse(body);
+	free(body);
+	if (st != 0 || !arr || !json_object_is_type(arr, json_type_array)) {
+		fprintf(stderr, "podlanectl: unexpected reply from the supervisor\n");
+		json_object_put(arr);
+		return EXIT_CMD_FAILED;
+	}
+	bool healthy = true;
+	if (!json)
+		printf("%-12s %-8s %-9s %8s  %-8s %-6s %s\n", "SERVICE", "PID", "STATE", "RESTARTS",
+			"HEALTH", "ADMIN", "LAST EXIT");
+	for (size_t i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *o = json_object_array_get_idx(arr, i), *v;
+		const char *svc = json_object_object_get_ex(o, "service", &v)
+			? json_object_get_string(v)
+			: "?";
+		const char *health = json_object_object_get_ex(o, "health", &v)
+			? json_object_get_string(v)
+			: "?";
+		const char *vargv[] = { "version" };
+		char *vbody = NULL;
+		int vst = 0;
+		const char *admin = "ok";
+		if (strcmp(health, "unmanaged") != 0) {
+			int vrc = pl_admin_call(zctx, run_dir, svc, false, 1, vargv, timeout / 3 + 1,
+				&vst, &vbody);
+			admin = vrc < 0 ? "down" : "ok";
+			free(vbody);
+			if (vrc < 0 || strcmp(health, "ok") != 0)
+				healthy = false;
+		}
+		json_object_object_add(o, "admin", json_object_new_string(admin));
+		if (!json) {
+			struct json_object *pid, *state, *restarts, *last;
+			json_object_object_get_ex(o, "pid", &pid);
+			json_object_object_get_ex(o, "state", &state);
+			json_object_object_get_ex(o, "restarts", &restarts);
+			json_object_object_get_ex(o, "last_exit", &last);
+			const char *l = json_object_get_string(last);
+			printf("%-12s %-8d %-9s %8d  %-8s %-6s %s\n", svc, json_object_get_int(pid),
+				json_object_get_string(state), json_object_get_int(restarts), health,
+				admin, l && l[0] ? l : "-");
+		}
+	}
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+	json_object_put(arr);
+	return healthy ? EXIT_OK : EXIT_UNREACHABLE;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_opts[] = {
+		{ "service", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "run-dir", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *svc = "supervisor", *config = NULL, *run_dir = NULL;
+	bool json = false;
+	int timeout = 3000, c;
+	char err[PL_CONFIG_ERR_SIZE];
+	struct pl_config cfg;
+
+	opterr = 0;
+	/* '+': stop at the command so its arguments may start with '-'. */
+	while ((c = getopt_long(argc, argv, "+:s:c:r:jt:hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			svc = optarg;
+			break;
+		case 'c':
+			config = optarg;
+			break;
+		case 'r':
+			run_dir = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 1 || v > 600000) {
+				fprintf(stderr, "podlanectl: --timeout: '%s' is not 1..600000 ms\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			timeout = (int)v;
+			break;
+		}
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			printf("podlanectl %s\n", PODLANE_VERSION);
+			return EXIT_OK;
+		case ':':
+			fprintf(stderr, "podlanectl: option '%s' needs an argument\n",
+				argv[optind - 1]);
+			usage(stderr);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "podlanectl: unknown option '%s'\n", argv[optind - 1]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "podlanectl: no command given\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (pl_svc_from_name(svc) < 0) {
+		fprintf(stderr,
+			"podlanectl: unknown service '%s' (supervisor, io-worker, nat-lb, policy, "
+			"router, cni-server, bgp-bridge)\n",
+			svc);
+		return EXIT_USAGE;
+	}
+	if (!run_dir) {
+		if (pl_config_load(&cfg, config, err, sizeof(err)) < 0) {
+			fprintf(stderr, "podlanectl: configuration error: %s\n", err);
+			return EXIT_USAGE;
+		}
+		run_dir = cfg.run_dir;
+	}
+	int nargs = argc - optind;
+	if (nargs > PL_ADMIN_MAX_ARGS) {
+		fprintf(stderr, "podlanectl: too many arguments (at most %d)\n", PL_ADMIN_MAX_ARGS);
+		return EXIT_USAGE;
+	}
+	void *zctx = zmq_ctx_new();
+	int ret;
+	if (nargs == 1 && strcmp(argv[optind], "status") == 0) {
+		ret = status(zctx, run_dir, json, timeout);
+	} else {
+		int st = 0;
+		char *body = NULL;
+		int rc = pl_admin_call(zctx, run_dir, svc, json, nargs,
+			(const char *const *)&argv[optind], timeout, &st, &body);
+		if (rc < 0) {
+			fprintf(stderr, "podlanectl: %s not reachable at %s/%s.ctl: %s\n", svc,
+				run_dir, svc, rc == -ETIMEDOUT ? "timed out" : strerror(-rc));
+			ret = EXIT_UNREACHABLE;
+		} else {
+			size_t len = strlen(body);
+			FILE *out = st == 0 ? stdout : stderr;
+			fputs(body, out);
+			if (len && body[len - 1] != '\n')
+				fputc('\n', out);
+			free(body);
+			ret = st == 0 ? EXIT_OK : EXIT_CMD_FAILED;
+		}
+	}
+	zmq_ctx_term(zctx);
+	return ret;
+}
