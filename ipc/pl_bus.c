@@ -22,6 +22,9 @@
 #define BACKLOG_BYTES_MAX (64u << 20)
 /* SNAPSHOT_END carries the number of SETs before it, so a consumer notices a lost one. */
 #define SNAPSHOT_COUNT_SIZE 8
+/* A stored object is sent again in snapshots at later sequences, whose encoding may grow
+ * from one byte to nine: it must fit with this much room to spare. */
+#define SEQ_HEADROOM 8
 /* The smallest max_message_size that still fits an envelope with empty fields. */
 #define MESSAGE_SIZE_MIN 64
 
@@ -190,7 +193,10 @@ static int copy_str(const msgpack_object *o, char *dst, size_t size)
 {
 	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
 		return -EBADMSG;
-	if (o->via.str.size && memchr(o->via.str.ptr, '\0', o->via.str.size))
+	dst[0] = '\0';
+	if (o->via.str.size == 0)
+		return 0; /* the pointer may be NULL */
+	if (memchr(o->via.str.ptr, '\0', o->via.str.size))
 		return -EBADMSG;
 	memcpy(dst, o->via.str.ptr, o->via.str.size);
 	dst[o->via.str.size] = '\0';
@@ -241,6 +247,11 @@ static int decode_fields(
 		return -EBADMSG;
 	/* msgpack-c points bin objects into the buffer it parsed; check rather than assume. */
 	v = (const uint8_t *)f[6].via.bin.ptr;
+	if (f[6].via.bin.size == 0) {
+		m->value = buf + len; /* empty but present; msgpack-c may give NULL */
+		m->value_size = 0;
+		return 0;
+	}
 	if ((uintptr_t)v < (uintptr_t)buf || (uintptr_t)v > (uintptr_t)buf + len ||
 	        f[6].via.bin.size > (uintptr_t)buf + len - (uintptr_t)v)
 		return -EBADMSG;
@@ -710,6 +721,8 @@ int pl_bus_producer_set(struct pl_bus_producer *p, const char *kind, const char 
 	n = encode_tx(p, PL_BUS_OP_SET, p->seq + 1, kind, key, value ? value : "", size);
 	if (n < 0)
 		return n;
+	if ((size_t)n > p->lim.max_message_size - SEQ_HEADROOM)
+		return -EMSGSIZE;
 	rc = table_put(&p->store, kind, key, value, size, NULL);
 	if (rc)
 		return rc;
@@ -762,8 +775,8 @@ static void serve_snapshot(struct pl_bus_producer *p, zmq_msg_t *id)
 	TABLE_FOREACH(&p->store, i, o)
 	{
 		n = encode_tx(p, PL_BUS_OP_SET, p->seq, o->kind, o->key, o->value, o->size);
-		/* Stored objects were encoded once already; this cannot fail, but never send
-		 * a partial snapshot with a valid end: the consumer would sweep what is missing. */
+		/* Cannot fail (SEQ_HEADROOM); if it did, no end: a consumer would sweep what is
+		 * missing from a snapshot that ends, while one that never ends is asked again. */
 		if (n < 0 || send_reply(p, id, (size_t)n))
 			return;
 		n_sent++;
@@ -1045,6 +1058,8 @@ static void backlog_add(struct pl_bus_consumer *c, zmq_msg_t *f, uint64_t now_ms
 {
 	size_t size = zmq_msg_size(f);
 
+	/* Counted with its handle, so that many tiny messages are bounded too. */
+	size += sizeof(zmq_msg_t);
 	if (c->n_backlog >= c->lim.max_objects || size > BACKLOG_BYTES_MAX - c->backlog_bytes)
 		goto overflow;
 	if (c->n_backlog == c->backlog_cap) {

@@ -59,6 +59,8 @@ struct fx {
 	size_t n_fake_keys;
 	int fake_snapshots;
 	bool fake_hold;
+	bool fake_count;
+	int fake_count_bias; /* once: claim more objects than sent, as if a reply was lost */
 	bool have_held_id;
 	zmq_msg_t held_id;
 };
@@ -748,8 +750,28 @@ static void fake_reply(struct fx *f, zmq_msg_t *id)
 	for (size_t i = 0; i < f->n_fake_keys; i++)
 		fake_send(f, f->raw[RAW_ROUTER], id, PL_BUS_OP_SET, f->fake_inc, f->fake_seq, "obj",
 		        f->fake_keys[i], f->fake_keys[i]);
-	fake_send(f, f->raw[RAW_ROUTER], id, PL_BUS_OP_SNAPSHOT_END, f->fake_inc, f->fake_seq, "",
-	        "", NULL);
+	if (f->fake_count) {
+		/* with the object count, as the real producer sends it */
+		struct pl_bus_msg m = { .version = PL_BUS_VERSION,
+			.op = PL_BUS_OP_SNAPSHOT_END,
+			.incarnation = f->fake_inc,
+			.seq = f->fake_seq };
+		uint8_t count[8] = { 0 }, buf[BUF_SIZE];
+		int n;
+
+		count[7] = (uint8_t)(f->n_fake_keys + (size_t)f->fake_count_bias);
+		m.value = count;
+		m.value_size = sizeof(count);
+		n = pl_bus_encode(&m, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_true(zmq_send(f->raw[RAW_ROUTER], zmq_msg_data(id), zmq_msg_size(id),
+		                    ZMQ_SNDMORE) >= 0);
+		assert_int_equal(zmq_send(f->raw[RAW_ROUTER], buf, (size_t)n, 0), n);
+		f->fake_count_bias = 0;
+	} else {
+		fake_send(f, f->raw[RAW_ROUTER], id, PL_BUS_OP_SNAPSHOT_END, f->fake_inc,
+		        f->fake_seq, "", "", NULL);
+	}
 	f->fake_snapshots++;
 }
 
@@ -994,6 +1016,41 @@ static void test_updates_during_sync(void **state)
 	assert_int_equal(cs->gaps, 0);
 }
 
+/* A snapshot whose end counts more objects than arrived is not trusted: the consumer asks
+ * again instead of sweeping what it missed. */
+static void test_lost_snapshot_reply(void **state)
+{
+	struct fx *f = *state;
+	struct pl_bus_limits lim = limits(100, 1000, 5000);
+	const struct pl_bus_stats *cs;
+	char path[256];
+
+	raw_socket(f, RAW_PUB, ZMQ_PUB);
+	raw_socket(f, RAW_ROUTER, ZMQ_ROUTER);
+	snprintf(path, sizeof(path), "ipc://%s/fake.pub", f->dir);
+	assert_int_equal(zmq_bind(f->raw[RAW_PUB], path), 0);
+	snprintf(path, sizeof(path), "ipc://%s/fake.snap", f->dir);
+	assert_int_equal(zmq_bind(f->raw[RAW_ROUTER], path), 0);
+	f->hook = fake_hook;
+	f->fake_count = true;
+	f->fake_count_bias = 1;
+	f->fake_inc = 0x77;
+	f->fake_seq = 3;
+	f->fake_keys[f->n_fake_keys++] = "a";
+	f->fake_keys[f->n_fake_keys++] = "b";
+
+	f->c = pl_bus_consumer_new(f->zctx, f->dir, "fake", &lim, record, f);
+	assert_non_null(f->c);
+	cs = pl_bus_consumer_stats(f->c);
+	assert_true(pump_until(f, is_synced, NULL, WAIT_MS));
+	assert_int_equal(f->fake_snapshots, 2);
+	assert_int_equal(cs->resyncs, 1);
+	assert_int_equal(cs->objects, 2);
+	assert_int_equal(f->n_ev, 2);
+	assert_value(f, "obj", "a", "a");
+	assert_value(f, "obj", "b", "b");
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* 5. Heartbeats */
 
@@ -1218,6 +1275,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snapshot_stream_restart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gap_and_junk, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_updates_during_sync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_lost_snapshot_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),

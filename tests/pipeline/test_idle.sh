@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Idle: with no traffic, all podlane processes together use less than 2% of one core over a
+# 10 s window, measured from /proc/<pid>/stat CPU times (utime + stime of every thread).
+. "$(dirname "$0")/../lib.sh"
+
+WINDOW=10
+write_config
+start_supervisor
+# Some traffic first, so the stages have been busy and must have gone back to sleep.
+ctl -s io-worker synth/start count=100000 backpressure=1 >/dev/null
+drained() { [ "$(ctl -s io-worker -j synth/show | jq .active)" = false ] && [ "$(ctl -j pool/show | jq '.available == .size')" = true ]; }
+wait_for 60 "burst of traffic done" drained
+
+pids="$SUP_PID $(ctl -j services/show | jq -r '.[] | select(.service != "supervisor") | .pid')"
+ticks() {
+	local sum=0 p f
+	for p in $pids; do
+		f=$(cat "/proc/$p/stat") || fail "pid $p died during the window"
+		f=${f##*) }
+		set -- $f
+		# after the command: state is $1, utime is field 14 => $12, stime $13
+		sum=$((sum + ${12} + ${13}))
+	done
+	echo $sum
+}
+hz=$(getconf CLK_TCK)
+t0=$(ticks)
+start_ns=$(date +%s%N)
+sleep "$WINDOW"
+t1=$(ticks)
+elapsed_ms=$((($(date +%s%N) - start_ns) / 1000000))
+used_ms=$(((t1 - t0) * 1000 / hz))
+log "podlane processes ($(echo $pids | wc -w)) used ${used_ms} ms of CPU in ${elapsed_ms} ms"
+# 2% of one core
+[ $((used_ms * 100)) -lt $((elapsed_ms * 2)) ] || fail "idle CPU ${used_ms} ms over ${elapsed_ms} ms is 2% or more"
+for svc in io-worker nat-lb policy router; do
+	[ "$(svc_field "$svc" restarts)" -eq 0 ] || fail "$svc restarted during the window"
+done
+log "PASS"
