@@ -11,7 +11,10 @@
 #include <json-c/json.h>
 #include <zmq.h>
 
+#include <msgpack.h>
+
 #include "pl_admin.h"
+#include "pl_bus.h"
 #include "pl_config.h"
 #include "pl_stats.h"
 
@@ -43,10 +46,111 @@ static void usage(FILE *out)
 		"  -V, --version        print the version\n\n"
 		"Commands every service answers: list-commands, version, log/set [MODULE] LEVEL,\n"
 		"log/show, counters/show [NAME]. `podlanectl -s SERVICE list-commands` lists the rest.\n"
+		"bus-dump [PRODUCER]: sync with a state-bus producer (default supervisor) and\n"
+		"print the objects it asserts, as JSON.\n"
 		"status: every service's state, restarts and whether its admin socket answers;\n"
 		"exit status 0 only when all are ready and answering.\n\n"
 		"Exit status: 0 ok, 1 the command failed, 2 usage error, 3 service unreachable\n"
 		"(or, for status, not all services healthy).\n");
+}
+
+/* msgpack -> JSON for the common value shapes objects use. */
+static struct json_object *mp_to_json(const msgpack_object *o)
+{
+	switch (o->type) {
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return json_object_new_uint64(o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return json_object_new_int64(o->via.i64);
+	case MSGPACK_OBJECT_BOOLEAN:
+		return json_object_new_boolean(o->via.boolean);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64:
+		return json_object_new_double(o->via.f64);
+	case MSGPACK_OBJECT_STR:
+		return json_object_new_string_len(o->via.str.ptr, (int)o->via.str.size);
+	case MSGPACK_OBJECT_ARRAY: {
+		struct json_object *a = json_object_new_array();
+		for (uint32_t i = 0; i < o->via.array.size; i++)
+			json_object_array_add(a, mp_to_json(&o->via.array.ptr[i]));
+		return a;
+	}
+	case MSGPACK_OBJECT_MAP: {
+		struct json_object *m = json_object_new_object();
+		for (uint32_t i = 0; i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			char key[128] = "?";
+			if (kv->key.type == MSGPACK_OBJECT_STR)
+				snprintf(key, sizeof(key), "%.*s", (int)kv->key.via.str.size,
+					kv->key.via.str.ptr);
+			json_object_object_add(m, key, mp_to_json(&kv->val));
+		}
+		return m;
+	}
+	default:
+		return NULL;
+	}
+}
+
+static void dump_apply(void *ctx, enum pl_bus_op op, const char *kind, const char *key,
+	const uint8_t *value, size_t size)
+{
+	struct json_object *root = ctx, *k;
+	if (!json_object_object_get_ex(root, kind, &k)) {
+		k = json_object_new_object();
+		json_object_object_add(root, kind, k);
+	}
+	if (op == PL_BUS_OP_DEL) {
+		json_object_object_del(k, key);
+		return;
+	}
+	msgpack_unpacked u;
+	msgpack_unpacked_init(&u);
+	struct json_object *v = NULL;
+	if (msgpack_unpack_next(&u, (const char *)value, size, NULL) == MSGPACK_UNPACK_SUCCESS)
+		v = mp_to_json(&u.data);
+	msgpack_unpacked_destroy(&u);
+	json_object_object_add(k, key, v);
+}
+
+/* A one-shot bus consumer: sync with the producer and print every object it asserts. */
+static int bus_dump(void *zctx, const char *run_dir, const char *producer, int timeout)
+{
+	const struct pl_bus_limits lim = {
+		.max_message_size = 1 << 20,
+		.max_objects = 1000000,
+		.heartbeat_ms = 1000,
+		.dead_after_ms = (uint32_t)timeout,
+	};
+	struct json_object *root = json_object_new_object();
+	struct pl_bus_consumer *c =
+		pl_bus_consumer_new(zctx, run_dir, producer, &lim, dump_apply, root);
+	if (!c) {
+		fprintf(stderr, "podlanectl: cannot connect to bus producer %s: %s\n", producer,
+			strerror(errno));
+		json_object_put(root);
+		return EXIT_UNREACHABLE;
+	}
+	uint64_t deadline = pl_now_ms() + (uint64_t)timeout;
+	while (!pl_bus_consumer_synced(c) && pl_now_ms() < deadline) {
+		zmq_pollitem_t items[] = {
+			{ .socket = pl_bus_consumer_sub_socket(c), .events = ZMQ_POLLIN },
+			{ .socket = pl_bus_consumer_snap_socket(c), .events = ZMQ_POLLIN },
+		};
+		zmq_poll(items, 2, 50);
+		pl_bus_consumer_handle(c, pl_now_ms());
+	}
+	int ret = EXIT_OK;
+	if (pl_bus_consumer_synced(c)) {
+		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY));
+	} else {
+		fprintf(stderr, "podlanectl: no snapshot from bus producer %s in %d ms\n", producer,
+			timeout);
+		ret = EXIT_UNREACHABLE;
+	}
+	pl_bus_consumer_destroy(&c);
+	json_object_put(root);
+	return ret;
 }
 
 static int status(void *zctx, const char *run_dir, bool json, int timeout)
@@ -200,6 +304,8 @@ int main(int argc, char **argv)
 	int ret;
 	if (nargs == 1 && strcmp(argv[optind], "status") == 0) {
 		ret = status(zctx, run_dir, json, timeout);
+	} else if (strcmp(argv[optind], "bus-dump") == 0 && nargs <= 2) {
+		ret = bus_dump(zctx, run_dir, nargs == 2 ? argv[optind + 1] : "supervisor", timeout);
 	} else {
 		int st = 0;
 		char *body = NULL;

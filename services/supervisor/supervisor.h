@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "pl_bus.h"
 #include "pl_dp.h"
 #include "pl_service.h"
 
@@ -33,6 +34,8 @@ struct supervisor {
 	const char *log_arg;    /* -l value to pass on, NULL if none */
 	bool notified_ready;
 	struct MHD_Daemon *mhd;
+	struct pl_bus_producer *bus; /* publishes kind "service" */
+	uint64_t bus_rejected_seen;
 	uint64_t local[PL_SUP_MAX];
 };
 
@@ -57,6 +60,13 @@ void reclaim_after_death(struct supervisor *sv, enum pl_svc_id id);
 /* metrics */
 int metrics_start(struct supervisor *sv);
 void metrics_stop(struct supervisor *sv);
+
+/* bus: one "service" object per service (pid, state, restarts) */
+int supervisor_bus_start(struct supervisor *sv);
+void supervisor_bus_publish(struct supervisor *sv, enum pl_svc_id id);
+/* Serves snapshot requests, heartbeats, counts rejected messages; returns ms to next tick. */
+int supervisor_bus_poll(struct supervisor *sv, uint64_t now_ms);
+void supervisor_bus_stop(struct supervisor *sv);
 
 /* admin */
 int supervisor_admin_register(struct supervisor *sv);

@@ -54,6 +54,7 @@ static void publish(struct supervisor *sv, const struct child *c, enum pl_svc_st
 	sup->backoff_ms = c->backoff_ms;
 	sup->started_ms = c->started_ms;
 	__atomic_store_n(&sup->state, state, __ATOMIC_RELEASE);
+	supervisor_bus_publish(sv, c->id);
 }
 
 int children_spawn(struct supervisor *sv, enum pl_svc_id id)
@@ -210,6 +211,7 @@ int children_poll(struct supervisor *sv, uint64_t now_ms)
 			if (now_ms >= c->restart_at_ms) {
 				c->restart_at_ms = 0;
 				sv->s.shm->sup[i].restarts++;
+				supervisor_bus_publish(sv, i);
 				supervisor_count(sv, PL_SUP_RESTARTS, 1);
 				if (children_spawn(sv, i) < 0)
 					c->restart_at_ms = now_ms + c->backoff_ms;

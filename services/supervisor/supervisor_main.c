@@ -75,8 +75,13 @@ static void loop(struct supervisor *sv)
 			pl_service_ready(&sv->s, all_ready(sv) ? "all services ready"
 							       : "degraded: some services not ready");
 		}
-		zmq_pollitem_t items[PL_SVC_MAX];
+		int bus_wait = supervisor_bus_poll(sv, now);
+		if (bus_wait >= 0 && bus_wait < wait)
+			wait = bus_wait;
+		zmq_pollitem_t items[PL_SVC_MAX + 1];
 		int n = children_poll_items(sv, items, PL_SVC_MAX);
+		items[n++] = (zmq_pollitem_t){ .socket = pl_bus_producer_socket(sv->bus),
+			.events = ZMQ_POLLIN };
 		pl_service_sleep(&sv->s, wait, items, n);
 	}
 }
@@ -128,6 +133,12 @@ int main(int argc, char **argv)
 	rc = supervisor_admin_register(&sv);
 	if (rc < 0)
 		goto out_eal;
+	rc = supervisor_bus_start(&sv);
+	if (rc < 0) {
+		PL_ERR("main", "cannot open the state bus in %s: %s", sv.s.cfg.run_dir,
+			strerror(-rc));
+		goto out_eal;
+	}
 	rc = metrics_start(&sv);
 	if (rc < 0) {
 		PL_ERR("main", "cannot serve /metrics on %s port %u: %s",
@@ -145,6 +156,7 @@ out_children:
 	children_stop_all(&sv);
 	metrics_stop(&sv);
 out_eal:
+	supervisor_bus_stop(&sv);
 	rte_eal_cleanup();
 out:
 	pl_service_fini(&sv.s);
