@@ -133,6 +133,7 @@ void reclaim_after_death(struct supervisor *sv, enum pl_svc_id id)
 		if (sent < k) /* cannot happen: the ring holds the whole pool */
 			PL_ERR("reclaim", "reclaim ring full: %u packets lost", k - sent);
 		supervisor_count(sv, PL_SUP_RECLAIMED_PACKETS, sent);
+		pl_service_wake(&sv->s, PL_SVC_IO_WORKER);
 		PL_INFO("reclaim", "reclaimed %u packets held by %s", sent, pl_svc_name(id));
 	}
 out:
