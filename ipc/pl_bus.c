@@ -212,14 +212,14 @@ static int check_version(const uint8_t *p, size_t size)
 
 	msgpack_unpacked_init(&u);
 	if (msgpack_unpack_next(&u, (const char *)p, size, &off) == MSGPACK_UNPACK_SUCCESS &&
-	        off == size && u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+		off == size && u.data.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
 		rc = u.data.via.u64 == PL_BUS_VERSION ? 0 : -EPROTONOSUPPORT;
 	msgpack_unpacked_destroy(&u);
 	return rc;
 }
 
 static int decode_fields(
-        const msgpack_object *f, const uint8_t *buf, size_t len, struct pl_bus_msg *m)
+	const msgpack_object *f, const uint8_t *buf, size_t len, struct pl_bus_msg *m)
 {
 	const uint8_t *v;
 
@@ -253,7 +253,7 @@ static int decode_fields(
 		return 0;
 	}
 	if ((uintptr_t)v < (uintptr_t)buf || (uintptr_t)v > (uintptr_t)buf + len ||
-	        f[6].via.bin.size > (uintptr_t)buf + len - (uintptr_t)v)
+		f[6].via.bin.size > (uintptr_t)buf + len - (uintptr_t)v)
 		return -EBADMSG;
 	m->value = v;
 	m->value_size = f[6].via.bin.size;
@@ -296,8 +296,8 @@ int pl_bus_decode(const uint8_t *buf, size_t len, size_t max_size, struct pl_bus
 
 	msgpack_unpacked_init(&u);
 	if (msgpack_unpack_next(&u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
-	        off != len || u.data.type != MSGPACK_OBJECT_ARRAY ||
-	        u.data.via.array.size != N_FIELDS)
+		off != len || u.data.type != MSGPACK_OBJECT_ARRAY ||
+		u.data.via.array.size != N_FIELDS)
 		rc = -EBADMSG;
 	else
 		rc = decode_fields(u.data.via.array.ptr, buf, len, m);
@@ -393,7 +393,7 @@ static struct obj **table_link(const struct table *t, const char *kind, const ch
 
 	for (; *link; link = &(*link)->next)
 		if ((*link)->hash == h && !strcmp((*link)->kind, kind) &&
-		        !strcmp((*link)->key, key))
+			!strcmp((*link)->key, key))
 			break;
 	return link;
 }
@@ -429,7 +429,7 @@ static void table_grow(struct table *t)
 
 /* Inserts or replaces. kind and key are valid (checked lengths). 0 or -ENOMEM. */
 static int table_put(struct table *t, const char *kind, const char *key, const void *value,
-        size_t size, struct obj **out)
+	size_t size, struct obj **out)
 {
 	uint64_t h = obj_hash(kind, key);
 	struct obj **link = table_link(t, kind, key, h);
@@ -482,7 +482,7 @@ static bool table_del(struct table *t, const char *kind, const char *key)
 /* Sockets */
 
 static int endpoint(
-        char *buf, size_t size, const char *run_dir, const char *name, const char *suffix)
+	char *buf, size_t size, const char *run_dir, const char *name, const char *suffix)
 {
 	int n = snprintf(buf, size, "ipc://%s/%s.%s", run_dir, name, suffix);
 
@@ -507,7 +507,7 @@ static void *open_socket(void *zctx, int type, int sndhwm)
 	if (!s)
 		return NULL;
 	if (zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero)) ||
-	        (sndhwm && zmq_setsockopt(s, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm))))
+		(sndhwm && zmq_setsockopt(s, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm))))
 		goto fail;
 	return s;
 fail:
@@ -601,7 +601,7 @@ static int random_incarnation(uint64_t *inc)
 }
 
 struct pl_bus_producer *pl_bus_producer_new(
-        void *zmq_ctx, const char *run_dir, const char *name, const struct pl_bus_limits *lim)
+	void *zmq_ctx, const char *run_dir, const char *name, const struct pl_bus_limits *lim)
 {
 	char snap_ep[ENDPOINT_SIZE], pub_ep[ENDPOINT_SIZE];
 	struct pl_bus_producer *p;
@@ -640,8 +640,8 @@ struct pl_bus_producer *pl_bus_producer_new(
 	/* Unroutable replies (the consumer left) are dropped rather than failing the send. */
 	p->router = open_socket(zmq_ctx, ZMQ_ROUTER, hwm);
 	if (!p->router || zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &zero, sizeof(zero)) ||
-	        zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
-	        zmq_bind(p->router, snap_ep))
+		zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
+		zmq_bind(p->router, snap_ep))
 		goto fail_errno;
 	p->pub = open_socket(zmq_ctx, ZMQ_PUB, SNDHWM_MIN);
 	if (!p->pub || zmq_bind(p->pub, pub_ep))
@@ -680,7 +680,7 @@ static void publish(struct pl_bus_producer *p, size_t size)
 }
 
 static int encode_tx(struct pl_bus_producer *p, enum pl_bus_op op, uint64_t seq, const char *kind,
-        const char *key, const void *value, size_t size)
+	const char *key, const void *value, size_t size)
 {
 	struct pl_bus_msg m = {
 		.version = PL_BUS_VERSION,
@@ -708,7 +708,7 @@ static bool name_ok(const char *kind, const char *key)
 }
 
 int pl_bus_producer_set(struct pl_bus_producer *p, const char *kind, const char *key,
-        const void *value, size_t size)
+	const void *value, size_t size)
 {
 	int n, rc;
 
@@ -917,7 +917,7 @@ static void start_sync(struct pl_bus_consumer *c, uint64_t now_ms)
 
 	c->sub = open_socket(c->zctx, ZMQ_SUB, 0);
 	if (!c->sub || zmq_setsockopt(c->sub, ZMQ_SUBSCRIBE, "", 0) ||
-	        zmq_connect(c->sub, c->pub_ep))
+		zmq_connect(c->sub, c->pub_ep))
 		goto fail;
 	c->dealer = open_socket(c->zctx, ZMQ_DEALER, 0);
 	if (!c->dealer || zmq_connect(c->dealer, c->snap_ep))
@@ -939,7 +939,7 @@ static void resync(struct pl_bus_consumer *c, uint64_t now_ms)
 }
 
 struct pl_bus_consumer *pl_bus_consumer_new(void *zmq_ctx, const char *run_dir, const char *name,
-        const struct pl_bus_limits *lim, pl_bus_apply_fn *apply, void *ctx)
+	const struct pl_bus_limits *lim, pl_bus_apply_fn *apply, void *ctx)
 {
 	struct pl_bus_consumer *c;
 	int err;
@@ -1004,7 +1004,7 @@ void *pl_bus_consumer_snap_socket(struct pl_bus_consumer *c)
 }
 
 static void notify(struct pl_bus_consumer *c, enum pl_bus_op op, const struct obj *o,
-        const char *kind, const char *key)
+	const char *kind, const char *key)
 {
 	if (c->apply)
 		c->apply(c->apply_ctx, op, kind, key, o ? o->value : NULL, o ? o->size : 0);
@@ -1283,7 +1283,7 @@ const struct pl_bus_stats *pl_bus_consumer_stats(const struct pl_bus_consumer *c
 }
 
 const uint8_t *pl_bus_consumer_get(
-        const struct pl_bus_consumer *c, const char *kind, const char *key, size_t *size)
+	const struct pl_bus_consumer *c, const char *kind, const char *key, size_t *size)
 {
 	const struct obj *o;
 

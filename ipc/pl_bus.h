@@ -18,11 +18,11 @@
 #define PL_BUS_KEY_SIZE 128
 
 enum pl_bus_op {
-	PL_BUS_OP_SET = 1,          /* whole object (replace semantics) */
-	PL_BUS_OP_DEL = 2,          /* explicit deletion */
-	PL_BUS_OP_HUGZ = 3,         /* heartbeat: seq = last published seq */
+	PL_BUS_OP_SET = 1, /* whole object (replace semantics) */
+	PL_BUS_OP_DEL = 2, /* explicit deletion */
+	PL_BUS_OP_HUGZ = 3, /* heartbeat: seq = last published seq */
 	PL_BUS_OP_SNAPSHOT_END = 4, /* end of a snapshot: seq = sequence the snapshot reflects */
-	PL_BUS_OP_ICANHAZ = 5,      /* consumer -> producer: snapshot request */
+	PL_BUS_OP_ICANHAZ = 5, /* consumer -> producer: snapshot request */
 };
 
 /* A decoded envelope. kind/key are NUL-terminated copies; value points into the buffer that
@@ -40,23 +40,23 @@ struct pl_bus_msg {
 
 struct pl_bus_limits {
 	size_t max_message_size; /* bytes; larger messages are rejected */
-	uint32_t max_objects;    /* per producer store / per consumer mirror */
-	uint32_t heartbeat_ms;   /* producer: heartbeat period */
-	uint32_t dead_after_ms;  /* consumer: silence that triggers a re-sync */
+	uint32_t max_objects; /* per producer store / per consumer mirror */
+	uint32_t heartbeat_ms; /* producer: heartbeat period */
+	uint32_t dead_after_ms; /* consumer: silence that triggers a re-sync */
 };
 
 /* Why a message was rejected; each has a counter. */
 struct pl_bus_stats {
 	uint64_t tx_messages;
 	uint64_t rx_messages;
-	uint64_t rx_malformed;   /* not msgpack, wrong types, missing fields, trailing bytes */
+	uint64_t rx_malformed; /* not msgpack, wrong types, missing fields, trailing bytes */
 	uint64_t rx_oversized;
 	uint64_t rx_bad_version;
 	uint64_t resyncs;
 	uint64_t gaps;
-	uint64_t swept;          /* objects deleted by a sweep after a re-sync */
-	uint64_t limit_drops;    /* objects refused because max_objects was reached */
-	uint64_t objects;        /* current number of objects held */
+	uint64_t swept; /* objects deleted by a sweep after a re-sync */
+	uint64_t limit_drops; /* objects refused because max_objects was reached */
+	uint64_t objects; /* current number of objects held */
 };
 
 /* Encodes m into buf. Returns bytes written, or -EMSGSIZE if it does not fit, -EINVAL if a
@@ -69,8 +69,8 @@ int pl_bus_decode(const uint8_t *buf, size_t len, size_t max_size, struct pl_bus
 struct pl_bus_producer;
 /* Binds ipc://<run_dir>/<name>.snap (ROUTER) and ipc://<run_dir>/<name>.pub (PUB).
  * NULL with errno on failure. */
-struct pl_bus_producer *pl_bus_producer_new(void *zmq_ctx, const char *run_dir,
-	const char *name, const struct pl_bus_limits *lim);
+struct pl_bus_producer *pl_bus_producer_new(
+	void *zmq_ctx, const char *run_dir, const char *name, const struct pl_bus_limits *lim);
 void pl_bus_producer_destroy(struct pl_bus_producer **pp);
 /* Stores and publishes. 0, -ENOSPC at max_objects, -EINVAL, -EMSGSIZE. */
 int pl_bus_producer_set(struct pl_bus_producer *p, const char *kind, const char *key,
@@ -93,8 +93,8 @@ typedef void pl_bus_apply_fn(void *ctx, enum pl_bus_op op, const char *kind, con
 
 struct pl_bus_consumer;
 /* Connects to producer `name` under run_dir; the producer need not be up yet. */
-struct pl_bus_consumer *pl_bus_consumer_new(void *zmq_ctx, const char *run_dir,
-	const char *name, const struct pl_bus_limits *lim, pl_bus_apply_fn *apply, void *ctx);
+struct pl_bus_consumer *pl_bus_consumer_new(void *zmq_ctx, const char *run_dir, const char *name,
+	const struct pl_bus_limits *lim, pl_bus_apply_fn *apply, void *ctx);
 void pl_bus_consumer_destroy(struct pl_bus_consumer **cp);
 /* Its two sockets (SUB, DEALER), for zmq_poll. */
 void *pl_bus_consumer_sub_socket(struct pl_bus_consumer *c);
@@ -109,7 +109,7 @@ bool pl_bus_consumer_synced(const struct pl_bus_consumer *c);
 uint64_t pl_bus_consumer_incarnation(const struct pl_bus_consumer *c);
 const struct pl_bus_stats *pl_bus_consumer_stats(const struct pl_bus_consumer *c);
 /* Looks up an object of the mirror; NULL if absent. */
-const uint8_t *pl_bus_consumer_get(const struct pl_bus_consumer *c, const char *kind,
-	const char *key, size_t *size);
+const uint8_t *pl_bus_consumer_get(
+	const struct pl_bus_consumer *c, const char *kind, const char *key, size_t *size);
 
 #endif

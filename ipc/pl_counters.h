@@ -8,12 +8,12 @@
 
 /* Why io-worker freed a packet instead of transmitting it. Stages mark the reason in the
  * packet's metadata; io-worker, the only freer, counts it. */
-#define PL_DROP_REASONS(X)                                                                         \
-	X(NONE, "none", "Not dropped")                                                             \
-	X(RING_FULL, "ring_full", "Pipeline ring full: the next stage is slow or restarting")      \
-	X(MALFORMED, "malformed", "Malformed or truncated header")                                 \
-	X(TTL_EXCEEDED, "ttl_exceeded", "IPv4 TTL or IPv6 hop limit expired")                      \
-	X(UNSUPPORTED, "unsupported", "Protocol or frame type not handled")                        \
+#define PL_DROP_REASONS(X)                                                                    \
+	X(NONE, "none", "Not dropped")                                                        \
+	X(RING_FULL, "ring_full", "Pipeline ring full: the next stage is slow or restarting") \
+	X(MALFORMED, "malformed", "Malformed or truncated header")                            \
+	X(TTL_EXCEEDED, "ttl_exceeded", "IPv4 TTL or IPv6 hop limit expired")                 \
+	X(UNSUPPORTED, "unsupported", "Protocol or frame type not handled")                   \
 	X(RECLAIMED, "reclaimed", "Held by a process that died; reclaimed by the supervisor")
 
 enum pl_drop_reason {
@@ -24,54 +24,68 @@ enum pl_drop_reason {
 };
 
 /* Counters every service has, at the start of its block. */
-#define PL_COMMON_COUNTERS(X)                                                                      \
-	X(ADMIN_REQUESTS, "admin_requests", "Admin commands received")                             \
-	X(ADMIN_ERRORS, "admin_errors", "Admin requests rejected: unknown command, bad arguments or malformed") \
-	X(BUS_REJECTED, "bus_rejected", "State-bus messages rejected: malformed, oversized or unknown version") \
+#define PL_COMMON_COUNTERS(X)                                                           \
+	X(ADMIN_REQUESTS, "admin_requests", "Admin commands received")                  \
+	X(ADMIN_ERRORS, "admin_errors",                                                 \
+		"Admin requests rejected: unknown command, bad arguments or malformed") \
+	X(BUS_REJECTED, "bus_rejected",                                                 \
+		"State-bus messages rejected: malformed, oversized or unknown version") \
 	X(WAKEUPS, "wakeups", "Wake-ups from idle sleep")
 
 /* nat-lb, policy and router share the stage runner and its counters. */
-#define PL_STAGE_COUNTERS(X)                                                                       \
-	X(RX_PACKETS, "rx_packets", "Packets taken from the input ring")                           \
-	X(TX_PACKETS, "tx_packets", "Packets handed to the output ring")                           \
-	X(MARKED_DROP, "marked_drop", "Packets this stage marked dropped")                         \
-	X(BURSTS, "bursts", "Non-empty bursts processed")                                          \
-	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                        \
+#define PL_STAGE_COUNTERS(X)                                                \
+	X(RX_PACKETS, "rx_packets", "Packets taken from the input ring")    \
+	X(TX_PACKETS, "tx_packets", "Packets handed to the output ring")    \
+	X(MARKED_DROP, "marked_drop", "Packets this stage marked dropped")  \
+	X(BURSTS, "bursts", "Non-empty bursts processed")                   \
+	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts") \
 	X(OUTPUT_STALLS, "output_stalls", "Bursts that found the output ring full and waited")
 
-#define PL_IOWORKER_COUNTERS(X)                                                                    \
-	X(RX_PACKETS, "rx_packets", "Packets received from all ports into the pipeline")           \
-	X(TX_PACKETS, "tx_packets", "Packets transmitted from the pipeline")                        \
-	X(DROP_NONE, "drop_none", "Unused (a packet freed without a reason)")                        \
-	X(DROP_RING_FULL, "drop_ring_full", "Dropped: pipeline ring full (next stage slow or restarting)") \
-	X(DROP_MALFORMED, "drop_malformed", "Dropped: malformed or truncated header")               \
-	X(DROP_TTL_EXCEEDED, "drop_ttl_exceeded", "Dropped: TTL or hop limit expired")              \
-	X(DROP_UNSUPPORTED, "drop_unsupported", "Dropped: protocol or frame type not handled")      \
-	X(DROP_RECLAIMED, "drop_reclaimed", "Dropped: held by a process that died, reclaimed")      \
-	X(BURSTS, "bursts", "Non-empty bursts processed")                                          \
-	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                        \
+#define PL_IOWORKER_COUNTERS(X)                                                                \
+	X(RX_PACKETS, "rx_packets", "Packets received from all ports into the pipeline")       \
+	X(TX_PACKETS, "tx_packets", "Packets transmitted from the pipeline")                   \
+	X(DROP_NONE, "drop_none", "Unused (a packet freed without a reason)")                  \
+	X(DROP_RING_FULL, "drop_ring_full",                                                    \
+		"Dropped: pipeline ring full (next stage slow or restarting)")                 \
+	X(DROP_MALFORMED, "drop_malformed", "Dropped: malformed or truncated header")          \
+	X(DROP_TTL_EXCEEDED, "drop_ttl_exceeded", "Dropped: TTL or hop limit expired")         \
+	X(DROP_UNSUPPORTED, "drop_unsupported", "Dropped: protocol or frame type not handled") \
+	X(DROP_RECLAIMED, "drop_reclaimed", "Dropped: held by a process that died, reclaimed") \
+	X(BURSTS, "bursts", "Non-empty bursts processed")                                      \
+	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                    \
 	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")
 
 #define PL_SUPERVISOR_COUNTERS(X)                                                                  \
-	X(CHILD_EXITS, "child_exits", "Service processes that exited")                            \
+	X(CHILD_EXITS, "child_exits", "Service processes that exited")                             \
 	X(RESTARTS, "restarts", "Service restarts")                                                \
-	X(RING_REPAIRS, "ring_repairs", "Ring sides reset after their process died mid-operation")  \
+	X(RING_REPAIRS, "ring_repairs", "Ring sides reset after their process died mid-operation") \
 	X(RECLAIMED_PACKETS, "reclaimed_packets", "Packets reclaimed from dead processes")         \
 	X(METRICS_SCRAPES, "metrics_scrapes", "Requests served on /metrics")
 
 #define PL_CONTROL_COUNTERS(X) /* cni-server, bgp-bridge: only the common ones so far */
 
 #define PL_X(sym, name, help) PL_C_##sym,
-enum pl_common_counter { PL_COMMON_COUNTERS(PL_X) PL_C_COMMON_MAX };
+enum pl_common_counter {
+	PL_COMMON_COUNTERS(PL_X) PL_C_COMMON_MAX
+};
 #undef PL_X
 #define PL_X(sym, name, help) PL_STAGE_##sym,
-enum pl_stage_counter { PL_STAGE_FIRST_ = PL_C_COMMON_MAX - 1, PL_STAGE_COUNTERS(PL_X) PL_STAGE_MAX };
+enum pl_stage_counter {
+	PL_STAGE_FIRST_ = PL_C_COMMON_MAX - 1,
+	PL_STAGE_COUNTERS(PL_X) PL_STAGE_MAX
+};
 #undef PL_X
 #define PL_X(sym, name, help) PL_IOW_##sym,
-enum pl_iow_counter { PL_IOW_FIRST_ = PL_C_COMMON_MAX - 1, PL_IOWORKER_COUNTERS(PL_X) PL_IOW_MAX };
+enum pl_iow_counter {
+	PL_IOW_FIRST_ = PL_C_COMMON_MAX - 1,
+	PL_IOWORKER_COUNTERS(PL_X) PL_IOW_MAX
+};
 #undef PL_X
 #define PL_X(sym, name, help) PL_SUP_##sym,
-enum pl_sup_counter { PL_SUP_FIRST_ = PL_C_COMMON_MAX - 1, PL_SUPERVISOR_COUNTERS(PL_X) PL_SUP_MAX };
+enum pl_sup_counter {
+	PL_SUP_FIRST_ = PL_C_COMMON_MAX - 1,
+	PL_SUPERVISOR_COUNTERS(PL_X) PL_SUP_MAX
+};
 #undef PL_X
 
 /* io-worker's drop counters follow the drop reasons one to one. */

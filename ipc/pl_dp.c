@@ -35,8 +35,8 @@ int pl_dp_eal_init(const struct pl_config *cfg, enum pl_svc_id id, const char *p
 	snprintf(a_prefix, sizeof(a_prefix), "--file-prefix=%s", cfg->dpdk.file_prefix);
 	snprintf(a_huge, sizeof(a_huge), "--huge-dir=%s", cfg->dpdk.huge_dir);
 	/* Each process its own lcore id, all floating over the same cpu set. */
-	snprintf(a_lcores, sizeof(a_lcores), "--lcores=%u@(%s)", cfg->dpdk.lcore_base + (unsigned)id,
-		cfg->dpdk.cpus);
+	snprintf(a_lcores, sizeof(a_lcores), "--lcores=%u@(%s)",
+		cfg->dpdk.lcore_base + (unsigned)id, cfg->dpdk.cpus);
 	snprintf(a_mem, sizeof(a_mem), "-m%u", cfg->dpdk.socket_mem_mb);
 
 	argv[argc++] = (char *)prog;
@@ -88,8 +88,8 @@ int pl_dp_create(struct pl_dp *dp, const struct pl_config *cfg, uint64_t incarna
 		/* The reclaim ring must hold every packet the pool has. */
 		unsigned int size = i == PL_RING_RECLAIM ? rte_align32pow2(cfg->dpdk.mbufs + 1)
 							 : cfg->dpdk.ring_size;
-		dp->rings[i] = rte_ring_create(pl_ring_defs[i].name, size, SOCKET_ID_ANY,
-			RING_F_SP_ENQ | RING_F_SC_DEQ);
+		dp->rings[i] = rte_ring_create(
+			pl_ring_defs[i].name, size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (!dp->rings[i])
 			return -rte_errno;
 	}

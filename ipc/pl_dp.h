@@ -62,13 +62,13 @@ enum pl_verdict {
 
 /* Per-packet metadata in an mbuf dynamic field (16 bytes, in the mbuf's second cache line). */
 struct pl_pkt_meta {
-	uint8_t owner;       /* enum pl_svc_id of the process holding it */
-	uint8_t verdict;     /* enum pl_verdict */
+	uint8_t owner; /* enum pl_svc_id of the process holding it */
+	uint8_t verdict; /* enum pl_verdict */
 	uint8_t drop_reason; /* enum pl_drop_reason, when verdict is DROP */
-	uint8_t flags;       /* PL_META_F_* */
-	uint16_t rx_if;      /* interface index it came in on */
-	uint16_t tx_if;      /* interface index to send it out of */
-	uint32_t nh_index;   /* next-hop (adjacency) index */
+	uint8_t flags; /* PL_META_F_* */
+	uint16_t rx_if; /* interface index it came in on */
+	uint16_t tx_if; /* interface index to send it out of */
+	uint32_t nh_index; /* next-hop (adjacency) index */
 	uint32_t session_id; /* conntrack session, 0 = none */
 };
 
@@ -78,14 +78,14 @@ struct pl_pkt_meta {
  * memory so that a restarted io-worker resumes the traffic it was generating. */
 struct pl_synth_state {
 	uint32_t active;
-	uint32_t backpressure;   /* 1: generate only into free ring space (lossless source) */
-	uint64_t count;          /* packets to generate, 0 = until stopped */
-	uint64_t generated;      /* so far */
-	uint64_t pps;            /* 0 = as fast as possible */
-	uint32_t ttl1_every;     /* every Nth packet has TTL 1 (0 = never) */
+	uint32_t backpressure; /* 1: generate only into free ring space (lossless source) */
+	uint64_t count; /* packets to generate, 0 = until stopped */
+	uint64_t generated; /* so far */
+	uint64_t pps; /* 0 = as fast as possible */
+	uint32_t ttl1_every; /* every Nth packet has TTL 1 (0 = never) */
 	uint32_t bad_csum_every; /* every Nth packet (not already TTL 1) has a bad checksum */
-	uint32_t flows;          /* distinct UDP source ports */
-	uint32_t frame_size;     /* bytes, without FCS */
+	uint32_t flows; /* distinct UDP source ports */
+	uint32_t frame_size; /* bytes, without FCS */
 };
 
 /* The control memzone, written by the supervisor before any secondary starts. */
@@ -112,8 +112,8 @@ static inline struct pl_pkt_meta *pl_meta(struct rte_mbuf *m)
 }
 
 /* Takes up to n packets from r, tagging each with `owner` before the ring lets go of them. */
-static inline unsigned int pl_ring_take(struct rte_ring *r, struct rte_mbuf **pkts,
-	unsigned int n, uint8_t owner)
+static inline unsigned int pl_ring_take(
+	struct rte_ring *r, struct rte_mbuf **pkts, unsigned int n, uint8_t owner)
 {
 	unsigned int k = rte_ring_dequeue_burst_start(r, (void **)pkts, n, NULL);
 	for (unsigned int i = 0; i < k; i++)

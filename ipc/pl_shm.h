@@ -30,10 +30,10 @@ enum pl_svc_id {
 };
 
 enum pl_svc_state {
-	PL_STATE_STOPPED,  /* not running, not scheduled */
+	PL_STATE_STOPPED, /* not running, not scheduled */
 	PL_STATE_STARTING, /* spawned, not ready yet */
-	PL_STATE_READY,    /* initialised and serving */
-	PL_STATE_BACKOFF,  /* died; restart scheduled */
+	PL_STATE_READY, /* initialised and serving */
+	PL_STATE_BACKOFF, /* died; restart scheduled */
 	PL_STATE_STOPPING, /* asked to stop */
 	PL_STATE_MAX
 };
@@ -41,9 +41,9 @@ enum pl_svc_state {
 /* Written by the service itself. */
 struct pl_svc_live {
 	int32_t pid;
-	uint32_t state;        /* enum pl_svc_state: STARTING/READY/STOPPING by the service */
+	uint32_t state; /* enum pl_svc_state: STARTING/READY/STOPPING by the service */
 	uint64_t heartbeat_ms; /* CLOCK_MONOTONIC ms, at least every pipeline.sleep_ms */
-	uint64_t incarnation;  /* random per start */
+	uint64_t incarnation; /* random per start */
 } __attribute__((aligned(PL_CACHE_LINE)));
 
 /* Written by the consumer, read by its producers on every enqueue: its own cache line. */
@@ -53,10 +53,10 @@ struct pl_svc_idle {
 
 /* Written by the supervisor. */
 struct pl_svc_sup {
-	int32_t pid;           /* child pid as the supervisor knows it, 0 if none */
-	uint32_t state;        /* enum pl_svc_state as the supervisor sees it */
+	int32_t pid; /* child pid as the supervisor knows it, 0 if none */
+	uint32_t state; /* enum pl_svc_state as the supervisor sees it */
 	uint32_t restarts;
-	int32_t last_exit_code;   /* -1 if killed by a signal */
+	int32_t last_exit_code; /* -1 if killed by a signal */
 	int32_t last_exit_signal; /* 0 if exited */
 	uint32_t backoff_ms;
 	uint64_t started_ms;

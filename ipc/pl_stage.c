@@ -87,7 +87,8 @@ int pl_stage_run(struct pl_service *s, struct pl_dp *dp, const struct pl_stage_d
 			}
 		}
 		if (held) {
-			unsigned int sent = rte_ring_enqueue_burst(out, (void **)&pkts[first], held, NULL);
+			unsigned int sent =
+				rte_ring_enqueue_burst(out, (void **)&pkts[first], held, NULL);
 			if (sent) {
 				pl_service_wake(s, next);
 				local[PL_STAGE_TX_PACKETS] += sent;
@@ -117,7 +118,8 @@ int pl_stage_run(struct pl_service *s, struct pl_dp *dp, const struct pl_stage_d
 	}
 	/* Packets still held stay tagged with this process: the supervisor reclaims them. */
 	if (held)
-		PL_INFO("stage", "stopping with %u packets held; the supervisor reclaims them", held);
+		PL_INFO("stage", "stopping with %u packets held; the supervisor reclaims them",
+			held);
 	return 0;
 }
 

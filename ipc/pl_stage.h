@@ -13,8 +13,7 @@
  * counters[PL_STAGE_MARKED_DROP]. Returns nothing: every packet goes on. */
 typedef void pl_stage_fn(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *counters);
 
-static inline void pl_stage_drop(struct rte_mbuf *m, enum pl_drop_reason reason,
-	uint64_t *counters)
+static inline void pl_stage_drop(struct rte_mbuf *m, enum pl_drop_reason reason, uint64_t *counters)
 {
 	struct pl_pkt_meta *meta = pl_meta(m);
 	meta->verdict = PL_VERDICT_DROP;
@@ -35,10 +34,10 @@ int pl_stage_run(struct pl_service *s, struct pl_dp *dp, const struct pl_stage_d
 /* Adaptive idle state of one polling loop. */
 struct pl_idle {
 	uint64_t spin_cycles; /* empty polling allowed before sleeping */
-	uint64_t idle_since;  /* tsc of the first empty poll of this run */
-	uint32_t empty;       /* consecutive empty polls */
-	uint64_t hk_cycles;   /* housekeeping period */
-	uint64_t next_hk;     /* tsc of the next housekeeping */
+	uint64_t idle_since; /* tsc of the first empty poll of this run */
+	uint32_t empty; /* consecutive empty polls */
+	uint64_t hk_cycles; /* housekeeping period */
+	uint64_t next_hk; /* tsc of the next housekeeping */
 };
 
 void pl_idle_init(struct pl_idle *idle, const struct pl_config *cfg);

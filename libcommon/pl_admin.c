@@ -286,22 +286,22 @@ static int cmd_counters(struct pl_admin_reply *r, int argc, const char *const *a
 	return 0;
 }
 
-struct pl_admin *pl_admin_new(void *zmq_ctx, const char *run_dir, const char *svc,
-	size_t max_request_size)
+struct pl_admin *pl_admin_new(
+	void *zmq_ctx, const char *run_dir, const char *svc, size_t max_request_size)
 {
 	struct pl_admin *a = calloc(1, sizeof(*a));
 	if (!a)
 		return NULL;
 	snprintf(a->svc, sizeof(a->svc), "%s", svc);
 	a->max_request_size = max_request_size;
-	pl_admin_register(a, "list-commands", "", "List the commands this service answers",
-		cmd_list, a);
+	pl_admin_register(
+		a, "list-commands", "", "List the commands this service answers", cmd_list, a);
 	pl_admin_register(a, "version", "", "Show the service's version", cmd_version, a);
 	pl_admin_register(a, "log/set", "[MODULE] LEVEL", "Set the log level (all modules or one)",
 		cmd_log_set, a);
 	pl_admin_register(a, "log/show", "", "Show log levels", cmd_log_show, a);
-	pl_admin_register(a, "counters/show", "[NAME]", "Show this service's counters",
-		cmd_counters, a);
+	pl_admin_register(
+		a, "counters/show", "[NAME]", "Show this service's counters", cmd_counters, a);
 	if (!zmq_ctx)
 		return a;
 
@@ -388,8 +388,8 @@ void pl_admin_dispatch(struct pl_admin *a, int argc, const char *const *argv, bo
 		pl_admin_printf(r, "%s", "");
 }
 
-static int send_reply(void *sock, zmq_msg_t *frames, int n_env, int status, const char *body,
-	size_t body_len)
+static int send_reply(
+	void *sock, zmq_msg_t *frames, int n_env, int status, const char *body, size_t body_len)
 {
 	char st[16];
 	int n = snprintf(st, sizeof(st), "%d", status);
@@ -463,7 +463,8 @@ static int handle_one(struct pl_admin *a)
 		if (fmt_size == 4 && memcmp(fmt_frame, "json", 4) == 0)
 			want_json = true;
 		else if (!(fmt_size == 4 && memcmp(fmt_frame, "text", 4) == 0)) {
-			pl_admin_error(&r, EINVAL, "malformed request: format must be text or json");
+			pl_admin_error(
+				&r, EINVAL, "malformed request: format must be text or json");
 			goto reply;
 		}
 		char *argv_buf[PL_ADMIN_MAX_ARGS];
@@ -564,7 +565,7 @@ int pl_admin_call(void *zmq_ctx, const char *run_dir, const char *svc, bool want
 	} else {
 		char stbuf[16] = "";
 		size_t sz = zmq_msg_size(&st) < sizeof(stbuf) - 1 ? zmq_msg_size(&st)
-								   : sizeof(stbuf) - 1;
+								  : sizeof(stbuf) - 1;
 		memcpy(stbuf, zmq_msg_data(&st), sz);
 		*status = atoi(stbuf);
 		*body = malloc(zmq_msg_size(&bd) + 1);

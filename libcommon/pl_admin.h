@@ -22,9 +22,9 @@
 #define PL_ADMIN_CMD_SIZE 48
 
 struct pl_admin_reply {
-	int status;              /* 0 or a positive errno value */
+	int status; /* 0 or a positive errno value */
 	struct json_object *json; /* owned by the reply */
-	char *text;              /* owned; NUL-terminated */
+	char *text; /* owned; NUL-terminated */
 	size_t text_len;
 	size_t text_cap;
 };
@@ -35,8 +35,8 @@ typedef int pl_admin_fn(struct pl_admin_reply *r, int argc, const char *const *a
 struct pl_admin;
 
 /* Binds ipc://<run_dir>/<svc>.ctl; NULL with errno. zmq_ctx NULL: no socket (dispatch only). */
-struct pl_admin *pl_admin_new(void *zmq_ctx, const char *run_dir, const char *svc,
-	size_t max_request_size);
+struct pl_admin *pl_admin_new(
+	void *zmq_ctx, const char *run_dir, const char *svc, size_t max_request_size);
 void pl_admin_destroy(struct pl_admin **ap);
 /* 0, -EEXIST, -EINVAL (name not "module/verb" or built-in-like word), -ENOSPC. */
 int pl_admin_register(struct pl_admin *a, const char *cmd, const char *usage, const char *help,
@@ -68,7 +68,7 @@ void pl_admin_render_text(struct pl_admin_reply *r, const struct json_object *ob
 
 /* Client side (podlanectl, tests): one request with a timeout. Returns 0 and fills *status
  * and *body (malloc'ed), or -ETIMEDOUT / -errno. */
-int pl_admin_call(void *zmq_ctx, const char *run_dir, const char *svc, bool want_json,
-	int argc, const char *const *argv, int timeout_ms, int *status, char **body);
+int pl_admin_call(void *zmq_ctx, const char *run_dir, const char *svc, bool want_json, int argc,
+	const char *const *argv, int timeout_ms, int *status, char **body);
 
 #endif

@@ -72,63 +72,63 @@ static const char *const log_levels[] = { "err", "warn", "info", "debug", NULL }
 /* The single list of options. */
 static const struct opt options[] = {
 	OPT_STRING("node_name", node_name, "node", OPT_F_NONEMPTY | OPT_F_HOSTNAME,
-	        "name of this node (default: the host name)"),
+		"name of this node (default: the host name)"),
 	OPT_STRING("run_dir", run_dir, "/run/podlane", OPT_F_NONEMPTY,
-	        "sockets, shared stats file, pid/lock files"),
+		"sockets, shared stats file, pid/lock files"),
 	OPT_STRING("bin_dir", bin_dir, "", 0,
-	        "where the supervisor finds the services; empty = its own directory"),
+		"where the supervisor finds the services; empty = its own directory"),
 	OPT_CHOICE("log.level", log_level, log_levels, "info", "default log threshold"),
 
 	OPT_STRING("dpdk.file_prefix", dpdk.file_prefix, "podlane", OPT_F_NONEMPTY,
-	        "DPDK --file-prefix shared by all processes"),
+		"DPDK --file-prefix shared by all processes"),
 	OPT_STRING("dpdk.huge_dir", dpdk.huge_dir, "/dev/hugepages", OPT_F_NONEMPTY,
-	        "hugetlbfs mount"),
+		"hugetlbfs mount"),
 	OPT_STRING("dpdk.cpus", dpdk.cpus, "0-1", OPT_F_NONEMPTY,
-	        "cpu set every lcore floats on, e.g. \"0-1\""),
+		"cpu set every lcore floats on, e.g. \"0-1\""),
 	OPT_UINT("dpdk.lcore_base", dpdk.lcore_base, 0, 120, 1, 0,
-	        "lcore id of the supervisor; services follow"),
+		"lcore id of the supervisor; services follow"),
 	OPT_UINT("dpdk.mbufs", dpdk.mbufs, 1024, 1048576, 16384, 0, "packets in the shared pool"),
 	OPT_UINT("dpdk.ring_size", dpdk.ring_size, 64, 65536, 1024, OPT_F_POW2,
-	        "slots per pipeline ring (power of two)"),
+		"slots per pipeline ring (power of two)"),
 	OPT_UINT("dpdk.socket_mem_mb", dpdk.socket_mem_mb, 64, 65536, 256, 0,
-	        "hugepage memory the primary reserves, MiB"),
+		"hugepage memory the primary reserves, MiB"),
 
 	OPT_UINT("pipeline.burst", pipeline.burst, 1, 256, 32, 0, "packets per burst"),
 	OPT_UINT("pipeline.idle_spin_us", pipeline.idle_spin_us, 0, 1000000, 200, 0,
-	        "empty polling before sleeping, microseconds"),
+		"empty polling before sleeping, microseconds"),
 	OPT_UINT("pipeline.sleep_ms", pipeline.sleep_ms, 1, 60000, 1000, 0,
-	        "longest sleep (housekeeping period), milliseconds"),
+		"longest sleep (housekeeping period), milliseconds"),
 
 	OPT_UINT("supervisor.backoff_min_ms", supervisor.backoff_min_ms, 1, 600000, 100, 0,
-	        "first restart delay, milliseconds"),
+		"first restart delay, milliseconds"),
 	OPT_UINT("supervisor.backoff_max_ms", supervisor.backoff_max_ms, 1, 3600000, 10000, 0,
-	        "restart delay cap (>= backoff_min_ms), milliseconds"),
+		"restart delay cap (>= backoff_min_ms), milliseconds"),
 	OPT_UINT("supervisor.quiet_ms", supervisor.quiet_ms, 0, 86400000, 30000, 0,
-	        "run this long to reset the back-off, milliseconds"),
+		"run this long to reset the back-off, milliseconds"),
 	OPT_UINT("supervisor.stop_timeout_ms", supervisor.stop_timeout_ms, 1, 600000, 3000, 0,
-	        "SIGTERM, then SIGKILL after this, milliseconds"),
+		"SIGTERM, then SIGKILL after this, milliseconds"),
 	OPT_UINT("supervisor.ready_timeout_ms", supervisor.ready_timeout_ms, 100, 600000, 30000, 0,
-	        "time a service has to report ready, milliseconds"),
+		"time a service has to report ready, milliseconds"),
 	OPT_STRING("supervisor.metrics_address", supervisor.metrics_address, "127.0.0.1",
-	        OPT_F_NONEMPTY | OPT_F_INET, "/metrics listen address (IPv4 or IPv6 literal)"),
+		OPT_F_NONEMPTY | OPT_F_INET, "/metrics listen address (IPv4 or IPv6 literal)"),
 	OPT_UINT("supervisor.metrics_port", supervisor.metrics_port, 0, 65535, 9464, 0,
-	        "/metrics TCP port; 0 disables /metrics"),
+		"/metrics TCP port; 0 disables /metrics"),
 	OPT_BOOLEAN("supervisor.spawn_services", supervisor.spawn_services, true,
-	        "start the services; false when systemd runs them"),
+		"start the services; false when systemd runs them"),
 
 	OPT_UINT("bus.heartbeat_ms", bus.heartbeat_ms, 10, 60000, 1000, 0,
-	        "heartbeat period, milliseconds"),
+		"heartbeat period, milliseconds"),
 	OPT_UINT("bus.dead_after_ms", bus.dead_after_ms, 30, 600000, 3000, 0,
-	        "no heartbeat this long -> resync, milliseconds"),
+		"no heartbeat this long -> resync, milliseconds"),
 	OPT_UINT("bus.max_message_size", bus.max_message_size, 256, 16777216, 65536, 0,
-	        "largest bus message, bytes"),
+		"largest bus message, bytes"),
 	OPT_UINT("bus.max_objects", bus.max_objects, 1, 10000000, 65536, 0, "objects per consumer"),
 
 	OPT_UINT("admin.max_request_size", admin.max_request_size, 64, 16777216, 65536, 0,
-	        "largest admin request over all frames, bytes"),
+		"largest admin request over all frames, bytes"),
 
 	OPT_BOOLEAN("synthetic.enabled", synthetic.enabled, true,
-	        "io-worker's built-in source/sink port"),
+		"io-worker's built-in source/sink port"),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -145,7 +145,7 @@ struct parse_ctx {
 };
 
 static void set_err(char *err, size_t err_size, const char *name, size_t line, const char *fmt, ...)
-        __attribute__((format(printf, 5, 6)));
+	__attribute__((format(printf, 5, 6)));
 
 static void set_err(char *err, size_t err_size, const char *name, size_t line, const char *fmt, ...)
 {
@@ -188,7 +188,7 @@ void pl_config_defaults(struct pl_config *cfg)
 				/* A name that does not fit the field is not worth truncating
 				 * into something ambiguous: fall back to the static default. */
 				if (gethostname(host, sizeof(host) - 1) == 0 && host[0] &&
-				        strlen(host) < o->size)
+					strlen(host) < o->size)
 					def = host;
 			}
 			snprintf(field(cfg, o), o->size, "%s", def);
@@ -295,13 +295,13 @@ static int next_event(struct parse_ctx *c, yaml_event_t *ev)
 		}
 		if (p->error == YAML_READER_ERROR) {
 			set_err(c->err, c->err_size, c->name, 0, "YAML error: %s at byte %zu",
-			        p->problem ? p->problem : "unreadable input", p->problem_offset);
+				p->problem ? p->problem : "unreadable input", p->problem_offset);
 			return -EINVAL;
 		}
 		set_err(c->err, c->err_size, c->name, p->problem_mark.line + 1,
-		        "YAML syntax error: %s%s%s%s", p->problem ? p->problem : "invalid YAML",
-		        p->context ? " (" : "", p->context ? p->context : "",
-		        p->context ? ")" : "");
+			"YAML syntax error: %s%s%s%s", p->problem ? p->problem : "invalid YAML",
+			p->context ? " (" : "", p->context ? p->context : "",
+			p->context ? ")" : "");
 		return -EINVAL;
 	}
 	switch (ev->type) {
@@ -322,8 +322,8 @@ static int next_event(struct parse_ctx *c, yaml_event_t *ev)
 	}
 	if (ev->type == YAML_ALIAS_EVENT || anchor) {
 		set_err(c->err, c->err_size, c->name, ev_line(ev),
-		        "YAML anchors and aliases are not supported (&%.*s)", QUOTE_MAX,
-		        anchor ? (const char *)anchor : "");
+			"YAML anchors and aliases are not supported (&%.*s)", QUOTE_MAX,
+			anchor ? (const char *)anchor : "");
 		yaml_event_delete(ev);
 		return -EINVAL;
 	}
@@ -381,7 +381,7 @@ static int set_value(struct parse_ctx *c, const struct opt *o, const yaml_event_
 
 	if (ev->type != YAML_SCALAR_EVENT) {
 		set_err(c->err, c->err_size, c->name, line, "'%s' expects %s, got %s", o->path,
-		        expects(o, ebuf, sizeof(ebuf)), node_kind(ev));
+			expects(o, ebuf, sizeof(ebuf)), node_kind(ev));
 		return -EINVAL;
 	}
 	v = (const char *)ev->data.scalar.value;
@@ -395,18 +395,18 @@ static int set_value(struct parse_ctx *c, const struct opt *o, const yaml_event_
 		}
 		if (len != strlen(v)) {
 			set_err(c->err, c->err_size, c->name, line, "'%s' contains a NUL byte",
-			        o->path);
+				o->path);
 			return -EINVAL;
 		}
 		if (len >= o->size) {
 			set_err(c->err, c->err_size, c->name, line,
-			        "'%s' is too long (%zu bytes, at most %zu)", o->path, len,
-			        o->size - 1);
+				"'%s' is too long (%zu bytes, at most %zu)", o->path, len,
+				o->size - 1);
 			return -EINVAL;
 		}
 		if ((o->flags & OPT_F_NONEMPTY) && !len) {
 			set_err(c->err, c->err_size, c->name, line, "'%s' must not be empty",
-			        o->path);
+				o->path);
 			return -EINVAL;
 		}
 		if (o->flags & OPT_F_INET) {
@@ -414,8 +414,8 @@ static int set_value(struct parse_ctx *c, const struct opt *o, const yaml_event_
 
 			if (inet_pton(AF_INET, v, addr) != 1 && inet_pton(AF_INET6, v, addr) != 1) {
 				set_err(c->err, c->err_size, c->name, line,
-				        "'%s' expects an IPv4 or IPv6 address, got '%.*s'", o->path,
-				        QUOTE_MAX, v);
+					"'%s' expects an IPv4 or IPv6 address, got '%.*s'", o->path,
+					QUOTE_MAX, v);
 				return -EINVAL;
 			}
 		}
@@ -425,19 +425,19 @@ static int set_value(struct parse_ctx *c, const struct opt *o, const yaml_event_
 		rc = parse_u32(v, len, &u);
 		if (rc == -EINVAL) {
 			set_err(c->err, c->err_size, c->name, line,
-			        "'%s' expects an unsigned integer, got '%.*s'", o->path, QUOTE_MAX,
-			        v);
+				"'%s' expects an unsigned integer, got '%.*s'", o->path, QUOTE_MAX,
+				v);
 			return -EINVAL;
 		}
 		if (rc == -ERANGE || u < o->min || u > o->max) {
 			set_err(c->err, c->err_size, c->name, line,
-			        "'%s' = %.*s is out of range [%u, %u]", o->path, QUOTE_MAX, v,
-			        o->min, o->max);
+				"'%s' = %.*s is out of range [%u, %u]", o->path, QUOTE_MAX, v,
+				o->min, o->max);
 			return -ERANGE;
 		}
 		if ((o->flags & OPT_F_POW2) && (u & (u - 1))) {
 			set_err(c->err, c->err_size, c->name, line,
-			        "'%s' = %.*s must be a power of two", o->path, QUOTE_MAX, v);
+				"'%s' = %.*s must be a power of two", o->path, QUOTE_MAX, v);
 			return -EINVAL;
 		}
 		*(uint32_t *)field(c->cfg, o) = (uint32_t)u;
@@ -445,7 +445,7 @@ static int set_value(struct parse_ctx *c, const struct opt *o, const yaml_event_
 	case OPT_BOOL:
 		if (len != strlen(v) || parse_bool(v, &b)) {
 			set_err(c->err, c->err_size, c->name, line, "'%s' expects %s, got '%.*s'",
-			        o->path, expects(o, ebuf, sizeof(ebuf)), QUOTE_MAX, v);
+				o->path, expects(o, ebuf, sizeof(ebuf)), QUOTE_MAX, v);
 			return -EINVAL;
 		}
 		*(bool *)field(c->cfg, o) = b;
@@ -458,7 +458,7 @@ static int set_value(struct parse_ctx *c, const struct opt *o, const yaml_event_
 			}
 		}
 		set_err(c->err, c->err_size, c->name, line, "'%s' must be %s, got '%.*s'", o->path,
-		        expects(o, ebuf, sizeof(ebuf)), QUOTE_MAX, v);
+			expects(o, ebuf, sizeof(ebuf)), QUOTE_MAX, v);
 		return -EINVAL;
 	}
 	return -EINVAL;
@@ -505,7 +505,7 @@ static int key_of(struct parse_ctx *c, const yaml_event_t *ev)
 {
 	if (ev->type != YAML_SCALAR_EVENT) {
 		set_err(c->err, c->err_size, c->name, ev_line(ev), "keys must be scalars, got %s",
-		        node_kind(ev));
+			node_kind(ev));
 		return -EINVAL;
 	}
 	if (ev->data.scalar.length != strlen((const char *)ev->data.scalar.value)) {
@@ -523,7 +523,7 @@ static int option_value(struct parse_ctx *c, int idx, const yaml_event_t *key)
 
 	if (c->line_of[idx]) {
 		set_err(c->err, c->err_size, c->name, ev_line(key), "duplicate key '%.*s'",
-		        QUOTE_MAX, (const char *)key->data.scalar.value);
+			QUOTE_MAX, (const char *)key->data.scalar.value);
 		return -EINVAL;
 	}
 	rc = next_event(c, &ev);
@@ -555,12 +555,12 @@ static int parse_section(struct parse_ctx *c, const char *section, size_t slen)
 	if (ev.type != YAML_MAPPING_START_EVENT) {
 		if (ev.type == YAML_SCALAR_EVENT)
 			set_err(c->err, c->err_size, c->name, ev_line(&ev),
-			        "section '%s' must be a mapping of options, got scalar '%.*s'",
-			        name, QUOTE_MAX, (const char *)ev.data.scalar.value);
+				"section '%s' must be a mapping of options, got scalar '%.*s'",
+				name, QUOTE_MAX, (const char *)ev.data.scalar.value);
 		else
 			set_err(c->err, c->err_size, c->name, ev_line(&ev),
-			        "section '%s' must be a mapping of options, got %s", name,
-			        node_kind(&ev));
+				"section '%s' must be a mapping of options, got %s", name,
+				node_kind(&ev));
 		yaml_event_delete(&ev);
 		return -EINVAL;
 	}
@@ -579,8 +579,8 @@ static int parse_section(struct parse_ctx *c, const char *section, size_t slen)
 			idx = find_option(name, (const char *)ev.data.scalar.value);
 			if (idx < 0) {
 				set_err(c->err, c->err_size, c->name, ev_line(&ev),
-				        "unknown key '%.*s' in section '%s'", QUOTE_MAX,
-				        (const char *)ev.data.scalar.value, name);
+					"unknown key '%.*s' in section '%s'", QUOTE_MAX,
+					(const char *)ev.data.scalar.value, name);
 				rc = -EINVAL;
 			} else {
 				rc = option_value(c, idx, &ev);
@@ -606,13 +606,13 @@ static int parse_top_key(struct parse_ctx *c, const yaml_event_t *key)
 	section = find_section(k);
 	if (!section) {
 		set_err(c->err, c->err_size, c->name, ev_line(key), "unknown key '%.*s'", QUOTE_MAX,
-		        k);
+			k);
 		return -EINVAL;
 	}
 	for (i = 0; i < c->n_seen_sections; i++) {
 		if (c->seen_sections[i] == section) {
 			set_err(c->err, c->err_size, c->name, ev_line(key), "duplicate key '%s'",
-			        k);
+				k);
 			return -EINVAL;
 		}
 	}
@@ -635,8 +635,8 @@ static int parse_document(struct parse_ctx *c)
 	}
 	if (ev.type != YAML_MAPPING_START_EVENT) {
 		set_err(c->err, c->err_size, c->name, ev_line(&ev),
-		        "the top level must be a mapping of options and sections, got %s",
-		        node_kind(&ev));
+			"the top level must be a mapping of options and sections, got %s",
+			node_kind(&ev));
 		yaml_event_delete(&ev);
 		return -EINVAL;
 	}
@@ -679,7 +679,7 @@ static int parse_stream(struct parse_ctx *c)
 		case YAML_DOCUMENT_START_EVENT:
 			if (have_doc) {
 				set_err(c->err, c->err_size, c->name, ev_line(&ev),
-				        "only one YAML document is allowed");
+					"only one YAML document is allowed");
 				yaml_event_delete(&ev);
 				return -EINVAL;
 			}
@@ -688,7 +688,7 @@ static int parse_stream(struct parse_ctx *c)
 			break;
 		default:
 			set_err(c->err, c->err_size, c->name, ev_line(&ev),
-			        "unexpected YAML event");
+				"unexpected YAML event");
 			rc = -EINVAL;
 			break;
 		}
@@ -721,16 +721,16 @@ static int cross_check(struct parse_ctx *c)
 		if (!line)
 			line = option_line(c, "supervisor.backoff_min_ms");
 		set_err(c->err, c->err_size, c->name, line,
-		        "'supervisor.backoff_max_ms' = %u must be >= 'supervisor.backoff_min_ms' = "
-		        "%u",
-		        cfg->supervisor.backoff_max_ms, cfg->supervisor.backoff_min_ms);
+			"'supervisor.backoff_max_ms' = %u must be >= 'supervisor.backoff_min_ms' = "
+			"%u",
+			cfg->supervisor.backoff_max_ms, cfg->supervisor.backoff_min_ms);
 		return -EINVAL;
 	}
 	return 0;
 }
 
 int pl_config_load_buffer(struct pl_config *cfg, const char *name, const char *buf, size_t len,
-        char *err, size_t err_size)
+	char *err, size_t err_size)
 {
 	struct parse_ctx *c;
 	struct pl_config *tmp;
@@ -751,7 +751,7 @@ int pl_config_load_buffer(struct pl_config *cfg, const char *name, const char *b
 	}
 	if (strlen(name) >= sizeof(cfg->path)) {
 		set_err(err, err_size, name, 0, "path too long (at most %zu bytes)",
-		        sizeof(cfg->path) - 1);
+			sizeof(cfg->path) - 1);
 		return -ENAMETOOLONG;
 	}
 
@@ -898,6 +898,6 @@ void pl_config_print_options(FILE *out)
 			break;
 		}
 		fprintf(out, "%-28s %-6s %-16s %-22s %s\n", o->path, type_name(o), def, range,
-		        o->help);
+			o->help);
 	}
 }

@@ -16,44 +16,47 @@
 #define PL_CONFIG_ERR_SIZE 512
 
 struct pl_config {
-	char path[PL_CONFIG_STR_SIZE];     /* file it came from, "" for built-in defaults */
-	char node_name[64];                /* node_name */
-	char run_dir[PL_CONFIG_STR_SIZE];  /* run_dir: sockets, shared stats file, pid/lock files */
-	char bin_dir[PL_CONFIG_STR_SIZE];  /* bin_dir: where the supervisor finds the services; "" = its own dir */
-	char log_level[16];                /* log.level: err|warn|info|debug */
+	char path[PL_CONFIG_STR_SIZE]; /* file it came from, "" for built-in defaults */
+	char node_name[64]; /* node_name */
+	char run_dir[PL_CONFIG_STR_SIZE]; /* run_dir: sockets, shared stats file, pid/lock files */
+	char bin_dir
+		[PL_CONFIG_STR_SIZE]; /* bin_dir: where the supervisor finds the services; "" = its own dir */
+	char log_level[16]; /* log.level: err|warn|info|debug */
 
 	struct {
-		char file_prefix[64];      /* dpdk.file_prefix */
+		char file_prefix[64]; /* dpdk.file_prefix */
 		char huge_dir[PL_CONFIG_STR_SIZE]; /* dpdk.huge_dir */
-		char cpus[64];             /* dpdk.cpus: cpu set every lcore floats on, e.g. "0-1" */
-		uint32_t lcore_base;       /* dpdk.lcore_base: lcore id of the supervisor; services follow */
-		uint32_t mbufs;            /* dpdk.mbufs: packets in the shared pool */
-		uint32_t ring_size;        /* dpdk.ring_size: slots per pipeline ring (power of two) */
-		uint32_t socket_mem_mb;    /* dpdk.socket_mem_mb: hugepage memory the primary reserves */
+		char cpus[64]; /* dpdk.cpus: cpu set every lcore floats on, e.g. "0-1" */
+		uint32_t
+			lcore_base; /* dpdk.lcore_base: lcore id of the supervisor; services follow */
+		uint32_t mbufs; /* dpdk.mbufs: packets in the shared pool */
+		uint32_t ring_size; /* dpdk.ring_size: slots per pipeline ring (power of two) */
+		uint32_t
+			socket_mem_mb; /* dpdk.socket_mem_mb: hugepage memory the primary reserves */
 	} dpdk;
 
 	struct {
-		uint32_t burst;            /* pipeline.burst */
-		uint32_t idle_spin_us;     /* pipeline.idle_spin_us: empty polling before sleeping */
-		uint32_t sleep_ms;         /* pipeline.sleep_ms: longest sleep (housekeeping period) */
+		uint32_t burst; /* pipeline.burst */
+		uint32_t idle_spin_us; /* pipeline.idle_spin_us: empty polling before sleeping */
+		uint32_t sleep_ms; /* pipeline.sleep_ms: longest sleep (housekeeping period) */
 	} pipeline;
 
 	struct {
-		uint32_t backoff_min_ms;   /* supervisor.backoff_min_ms */
-		uint32_t backoff_max_ms;   /* supervisor.backoff_max_ms */
-		uint32_t quiet_ms;         /* supervisor.quiet_ms: run this long to reset the back-off */
-		uint32_t stop_timeout_ms;  /* supervisor.stop_timeout_ms: SIGTERM, then SIGKILL */
+		uint32_t backoff_min_ms; /* supervisor.backoff_min_ms */
+		uint32_t backoff_max_ms; /* supervisor.backoff_max_ms */
+		uint32_t quiet_ms; /* supervisor.quiet_ms: run this long to reset the back-off */
+		uint32_t stop_timeout_ms; /* supervisor.stop_timeout_ms: SIGTERM, then SIGKILL */
 		uint32_t ready_timeout_ms; /* supervisor.ready_timeout_ms */
-		char metrics_address[64];  /* supervisor.metrics_address: IPv4/IPv6 literal */
-		uint32_t metrics_port;     /* supervisor.metrics_port: 0 disables /metrics */
-		bool spawn_services;       /* supervisor.spawn_services: false when systemd runs them */
+		char metrics_address[64]; /* supervisor.metrics_address: IPv4/IPv6 literal */
+		uint32_t metrics_port; /* supervisor.metrics_port: 0 disables /metrics */
+		bool spawn_services; /* supervisor.spawn_services: false when systemd runs them */
 	} supervisor;
 
 	struct {
-		uint32_t heartbeat_ms;     /* bus.heartbeat_ms */
-		uint32_t dead_after_ms;    /* bus.dead_after_ms: no heartbeat this long -> resync */
+		uint32_t heartbeat_ms; /* bus.heartbeat_ms */
+		uint32_t dead_after_ms; /* bus.dead_after_ms: no heartbeat this long -> resync */
 		uint32_t max_message_size; /* bus.max_message_size: bytes */
-		uint32_t max_objects;      /* bus.max_objects: per consumer */
+		uint32_t max_objects; /* bus.max_objects: per consumer */
 	} bus;
 
 	struct {
@@ -61,7 +64,7 @@ struct pl_config {
 	} admin;
 
 	struct {
-		bool enabled;              /* synthetic.enabled: io-worker's built-in source/sink port */
+		bool enabled; /* synthetic.enabled: io-worker's built-in source/sink port */
 	} synthetic;
 };
 

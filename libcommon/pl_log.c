@@ -131,9 +131,10 @@ void pl_vlog(enum pl_log_level level, const char *module, const char *fmt, va_li
 		struct tm tm;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		gmtime_r(&ts.tv_sec, &tm);
-		off = snprintf(line, sizeof(line), "%02d:%02d:%02d.%03ld %s[%d] %s %s: ", tm.tm_hour,
-			tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, prog_name, (int)getpid(),
-			pl_log_level_name(level), module);
+		off = snprintf(line, sizeof(line),
+			"%02d:%02d:%02d.%03ld %s[%d] %s %s: ", tm.tm_hour, tm.tm_min, tm.tm_sec,
+			ts.tv_nsec / 1000000, prog_name, (int)getpid(), pl_log_level_name(level),
+			module);
 	}
 	if (off < 0)
 		off = 0;

@@ -48,16 +48,16 @@ bool pl_log_rl_allow(struct pl_log_rl *rl, uint32_t burst);
 #define PL_ERR(mod, ...) pl_log(PL_LOG_ERR, mod, __VA_ARGS__)
 #define PL_WARN(mod, ...) pl_log(PL_LOG_WARN, mod, __VA_ARGS__)
 #define PL_INFO(mod, ...) pl_log(PL_LOG_INFO, mod, __VA_ARGS__)
-#define PL_DEBUG(mod, ...)                                                                         \
-	do {                                                                                       \
-		if (pl_log_enabled(mod, PL_LOG_DEBUG))                                             \
-			pl_log(PL_LOG_DEBUG, mod, __VA_ARGS__);                                    \
+#define PL_DEBUG(mod, ...)                                      \
+	do {                                                    \
+		if (pl_log_enabled(mod, PL_LOG_DEBUG))          \
+			pl_log(PL_LOG_DEBUG, mod, __VA_ARGS__); \
 	} while (0)
-#define PL_LOG_RL(level, mod, ...)                                                                 \
-	do {                                                                                       \
-		static struct pl_log_rl rl__;                                                      \
-		if (pl_log_enabled(mod, level) && pl_log_rl_allow(&rl__, 5))                       \
-			pl_log(level, mod, __VA_ARGS__);                                           \
+#define PL_LOG_RL(level, mod, ...)                                           \
+	do {                                                                 \
+		static struct pl_log_rl rl__;                                \
+		if (pl_log_enabled(mod, level) && pl_log_rl_allow(&rl__, 5)) \
+			pl_log(level, mod, __VA_ARGS__);                     \
 	} while (0)
 
 #endif

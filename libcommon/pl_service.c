@@ -184,7 +184,8 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 	/* The supervisor creates the segment itself, after it has reaped stale children. */
 	s->shm = id == PL_SVC_SUPERVISOR ? NULL : pl_shm_attach(s->cfg.run_dir);
 	if (!s->shm && id != PL_SVC_SUPERVISOR) {
-		PL_ERR("main", "cannot attach the stats segment in %s: %s (is the supervisor running?)",
+		PL_ERR("main",
+			"cannot attach the stats segment in %s: %s (is the supervisor running?)",
 			s->cfg.run_dir, strerror(errno));
 		rc = -errno;
 		goto fail;

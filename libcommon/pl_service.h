@@ -42,7 +42,7 @@ struct pl_service {
 
 /* Options every service takes; `extra_usage` is appended to --help. */
 struct pl_service_opts {
-	const char *summary;     /* one line for --help */
+	const char *summary; /* one line for --help */
 	const char *extra_usage; /* may be NULL */
 };
 

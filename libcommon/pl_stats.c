@@ -113,8 +113,7 @@ struct pl_shm *pl_shm_create(const char *run_dir)
 		errno = e;
 		return NULL;
 	}
-	struct pl_shm *shm =
-		mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct pl_shm *shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int e = errno;
 	close(fd);
 	if (shm == MAP_FAILED) {
@@ -146,8 +145,7 @@ struct pl_shm *pl_shm_attach(const char *run_dir)
 		errno = EPROTO;
 		return NULL;
 	}
-	struct pl_shm *shm =
-		mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	struct pl_shm *shm = mmap(NULL, sizeof(*shm), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	int e = errno;
 	close(fd);
 	if (shm == MAP_FAILED) {

@@ -45,7 +45,8 @@ static void usage(FILE *out)
 		"  -h, --help           this text\n"
 		"  -V, --version        print the version\n\n"
 		"Commands every service answers: list-commands, version, log/set [MODULE] LEVEL,\n"
-		"log/show, counters/show [NAME]. `podlanectl -s SERVICE list-commands` lists the rest.\n"
+		"log/show, counters/show [NAME]. `podlanectl -s SERVICE list-commands` lists the "
+		"rest.\n"
 		"bus-dump [PRODUCER]: sync with a state-bus producer (default supervisor) and\n"
 		"print the objects it asserts, as JSON.\n"
 		"status: every service's state, restarts and whether its admin socket answers;\n"
@@ -178,18 +179,18 @@ static int status(void *zctx, const char *run_dir, bool json, int timeout)
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *o = json_object_array_get_idx(arr, i), *v;
 		const char *svc = json_object_object_get_ex(o, "service", &v)
-			? json_object_get_string(v)
-			: "?";
+					  ? json_object_get_string(v)
+					  : "?";
 		const char *health = json_object_object_get_ex(o, "health", &v)
-			? json_object_get_string(v)
-			: "?";
+					     ? json_object_get_string(v)
+					     : "?";
 		const char *vargv[] = { "version" };
 		char *vbody = NULL;
 		int vst = 0;
 		const char *admin = "ok";
 		if (strcmp(health, "unmanaged") != 0) {
-			int vrc = pl_admin_call(zctx, run_dir, svc, false, 1, vargv, timeout / 3 + 1,
-				&vst, &vbody);
+			int vrc = pl_admin_call(
+				zctx, run_dir, svc, false, 1, vargv, timeout / 3 + 1, &vst, &vbody);
 			admin = vrc < 0 ? "down" : "ok";
 			free(vbody);
 			if (vrc < 0 || strcmp(health, "ok") != 0)
@@ -204,8 +205,8 @@ static int status(void *zctx, const char *run_dir, bool json, int timeout)
 			json_object_object_get_ex(o, "last_exit", &last);
 			const char *l = json_object_get_string(last);
 			printf("%-12s %-8d %-9s %8d  %-8s %-6s %s\n", svc, json_object_get_int(pid),
-				json_object_get_string(state), json_object_get_int(restarts), health,
-				admin, l && l[0] ? l : "-");
+				json_object_get_string(state), json_object_get_int(restarts),
+				health, admin, l && l[0] ? l : "-");
 		}
 	}
 	if (json)
@@ -305,7 +306,8 @@ int main(int argc, char **argv)
 	if (nargs == 1 && strcmp(argv[optind], "status") == 0) {
 		ret = status(zctx, run_dir, json, timeout);
 	} else if (strcmp(argv[optind], "bus-dump") == 0 && nargs <= 2) {
-		ret = bus_dump(zctx, run_dir, nargs == 2 ? argv[optind + 1] : "supervisor", timeout);
+		ret = bus_dump(
+			zctx, run_dir, nargs == 2 ? argv[optind + 1] : "supervisor", timeout);
 	} else {
 		int st = 0;
 		char *body = NULL;

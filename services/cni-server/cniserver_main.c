@@ -7,7 +7,8 @@ int main(int argc, char **argv)
 {
 	static struct pl_service s;
 	const struct pl_service_opts opts = {
-		.summary = "podlane cni-server: creates and deletes pod interfaces for the CNI plugin (gRPC)",
+		.summary = "podlane cni-server: creates and deletes pod interfaces for the CNI "
+			   "plugin (gRPC)",
 	};
 	int rc = pl_service_init(&s, PL_SVC_CNI_SERVER, argc, argv, &opts);
 	if (rc != 0)

@@ -28,8 +28,7 @@ struct ioworker {
 static unsigned int drain_reclaim(struct ioworker *w, unsigned int burst)
 {
 	struct rte_mbuf *pkts[MAX_BURST];
-	unsigned int n = pl_ring_take(w->dp.rings[PL_RING_RECLAIM], pkts, burst,
-		PL_SVC_IO_WORKER);
+	unsigned int n = pl_ring_take(w->dp.rings[PL_RING_RECLAIM], pkts, burst, PL_SVC_IO_WORKER);
 	if (n) {
 		w->local[PL_IOW_DROP(PL_DROP_RECLAIMED)] += n;
 		pl_dp_free(&w->dp, pkts, n);
@@ -41,8 +40,8 @@ static unsigned int drain_reclaim(struct ioworker *w, unsigned int burst)
 static unsigned int sink(struct ioworker *w, unsigned int burst)
 {
 	struct rte_mbuf *pkts[MAX_BURST];
-	unsigned int n = pl_ring_take(w->dp.rings[PL_RING_ROUTER_TO_IO], pkts, burst,
-		PL_SVC_IO_WORKER);
+	unsigned int n =
+		pl_ring_take(w->dp.rings[PL_RING_ROUTER_TO_IO], pkts, burst, PL_SVC_IO_WORKER);
 	for (unsigned int i = 0; i < n; i++) {
 		const struct pl_pkt_meta *meta = pl_meta(pkts[i]);
 		if (meta->verdict == PL_VERDICT_PASS)
@@ -91,7 +90,7 @@ static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_
 static bool pipeline_pending(struct ioworker *w)
 {
 	return rte_ring_count(w->dp.rings[PL_RING_ROUTER_TO_IO]) ||
-		rte_ring_count(w->dp.rings[PL_RING_RECLAIM]);
+	       rte_ring_count(w->dp.rings[PL_RING_RECLAIM]);
 }
 
 static void run(struct ioworker *w)
@@ -137,7 +136,8 @@ int main(int argc, char **argv)
 {
 	static struct ioworker w;
 	const struct pl_service_opts opts = {
-		.summary = "podlane io-worker: interface I/O; the only allocator and freer of packets",
+		.summary =
+			"podlane io-worker: interface I/O; the only allocator and freer of packets",
 	};
 	int rc = pl_service_init(&w.s, PL_SVC_IO_WORKER, argc, argv, &opts);
 	if (rc != 0)
@@ -162,8 +162,8 @@ int main(int argc, char **argv)
 	if (w.synth.st->active)
 		PL_INFO("synth", "resuming the synthetic source at packet %lu",
 			(unsigned long)w.synth.st->generated);
-	pl_service_ready(&w.s, w.s.cfg.synthetic.enabled ? "forwarding (synthetic port)"
-							 : "forwarding");
+	pl_service_ready(
+		&w.s, w.s.cfg.synthetic.enabled ? "forwarding (synthetic port)" : "forwarding");
 	run(&w);
 	rc = 0;
 out_eal:

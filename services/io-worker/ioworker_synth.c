@@ -18,7 +18,7 @@
 
 #define DEFAULT_FRAME_SIZE 64
 #define MAX_TOKENS_BURSTS 4
-#define SYNTH_SRC_IP RTE_IPV4(198, 18, 0, 1)  /* RFC 2544 benchmarking range */
+#define SYNTH_SRC_IP RTE_IPV4(198, 18, 0, 1) /* RFC 2544 benchmarking range */
 #define SYNTH_DST_IP RTE_IPV4(198, 19, 0, 1)
 #define SYNTH_BASE_PORT 1024
 #define SYNTH_DST_PORT 9
@@ -31,8 +31,8 @@ void ioworker_synth_init(struct ioworker_synth *g, struct pl_dp_shared *shared)
 	g->tokens = 0;
 }
 
-unsigned int ioworker_synth_budget(struct ioworker_synth *g, unsigned int burst,
-	unsigned int ring_free, uint64_t now_tsc)
+unsigned int ioworker_synth_budget(
+	struct ioworker_synth *g, unsigned int burst, unsigned int ring_free, uint64_t now_tsc)
 {
 	const struct pl_synth_state *st = g->st;
 	if (!st->active)
@@ -68,8 +68,8 @@ int ioworker_synth_wait_ms(const struct ioworker_synth *g, unsigned int burst)
 	return (int)(need * 1000.0 / (double)st->pps);
 }
 
-void ioworker_synth_fill(const struct ioworker_synth *g, struct rte_mbuf **pkts, unsigned int n,
-	uint64_t seq0)
+void ioworker_synth_fill(
+	const struct ioworker_synth *g, struct rte_mbuf **pkts, unsigned int n, uint64_t seq0)
 {
 	const struct pl_synth_state *st = g->st;
 	uint32_t size = st->frame_size;
@@ -142,9 +142,13 @@ static int cmd_start(struct pl_admin_reply *r, int argc, const char *const *argv
 		const char *key;
 		uint64_t max;
 	} keys[] = {
-		{ "count", UINT64_MAX / 2 }, { "pps", 1000000000 }, { "backpressure", 1 },
-		{ "ttl1_every", UINT32_MAX }, { "bad_csum_every", UINT32_MAX },
-		{ "flows", 65535 }, { "frame_size", 1500 },
+		{ "count", UINT64_MAX / 2 },
+		{ "pps", 1000000000 },
+		{ "backpressure", 1 },
+		{ "ttl1_every", UINT32_MAX },
+		{ "bad_csum_every", UINT32_MAX },
+		{ "flows", 65535 },
+		{ "frame_size", 1500 },
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
@@ -162,8 +166,8 @@ static int cmd_start(struct pl_admin_reply *r, int argc, const char *const *argv
 				"bad_csum_every, flows, frame_size)",
 				argv[i]);
 		if (parse_u64(eq + 1, keys[k].max, &v) < 0)
-			return pl_admin_error(r, EINVAL, "'%s': value must be 0..%" PRIu64, argv[i],
-				keys[k].max);
+			return pl_admin_error(
+				r, EINVAL, "'%s': value must be 0..%" PRIu64, argv[i], keys[k].max);
 		switch (k) {
 		case 0:
 			st.count = v;
@@ -243,10 +247,10 @@ int ioworker_synth_register(struct ioworker_synth *g, struct pl_admin *admin)
 		"[frame_size=B]",
 		"Start the synthetic source", cmd_start, g);
 	if (rc == 0)
-		rc = pl_admin_register(admin, "synth/stop", "", "Stop the synthetic source",
-			cmd_stop, g);
+		rc = pl_admin_register(
+			admin, "synth/stop", "", "Stop the synthetic source", cmd_stop, g);
 	if (rc == 0)
-		rc = pl_admin_register(admin, "synth/show", "", "Show the synthetic source",
-			cmd_show, g);
+		rc = pl_admin_register(
+			admin, "synth/show", "", "Show the synthetic source", cmd_show, g);
 	return rc;
 }

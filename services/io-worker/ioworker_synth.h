@@ -20,11 +20,11 @@ struct ioworker_synth {
 void ioworker_synth_init(struct ioworker_synth *g, struct pl_dp_shared *shared);
 int ioworker_synth_register(struct ioworker_synth *g, struct pl_admin *admin);
 /* How many packets the source may generate now (rate, count, backpressure). */
-unsigned int ioworker_synth_budget(struct ioworker_synth *g, unsigned int burst,
-	unsigned int ring_free, uint64_t now_tsc);
+unsigned int ioworker_synth_budget(
+	struct ioworker_synth *g, unsigned int burst, unsigned int ring_free, uint64_t now_tsc);
 /* Writes frames into freshly allocated packets; `seq0` is the index of the first one. */
-void ioworker_synth_fill(const struct ioworker_synth *g, struct rte_mbuf **pkts, unsigned int n,
-	uint64_t seq0);
+void ioworker_synth_fill(
+	const struct ioworker_synth *g, struct rte_mbuf **pkts, unsigned int n, uint64_t seq0);
 /* Milliseconds until the source has a burst ready; -1 if it is not active. */
 int ioworker_synth_wait_ms(const struct ioworker_synth *g, unsigned int burst);
 

@@ -11,8 +11,7 @@
 
 #define PREFETCH_AHEAD 4
 
-static void ipv4(struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint32_t l3_len,
-	uint64_t *counters)
+static void ipv4(struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint32_t l3_len, uint64_t *counters)
 {
 	if (l3_len < sizeof(*ip)) {
 		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
@@ -40,8 +39,7 @@ static void ipv4(struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint32_t l3_len,
 	ip->hdr_checksum = rte_cpu_to_be_16((uint16_t)sum);
 }
 
-static void ipv6(struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint32_t l3_len,
-	uint64_t *counters)
+static void ipv6(struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint32_t l3_len, uint64_t *counters)
 {
 	if (l3_len < sizeof(*ip) || (rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6 ||
 		rte_be_to_cpu_16(ip->payload_len) > l3_len - sizeof(*ip)) {

@@ -15,14 +15,14 @@
 
 struct child {
 	enum pl_svc_id id;
-	bool managed;        /* spawned by this supervisor */
-	pid_t pid;           /* 0 when not running */
-	int pidfd;           /* -1 when not running */
+	bool managed; /* spawned by this supervisor */
+	pid_t pid; /* 0 when not running */
+	int pidfd; /* -1 when not running */
 	uint64_t started_ms;
 	uint64_t restart_at_ms; /* when in back-off */
 	uint32_t backoff_ms;
 	bool ready_seen;
-	char last_exit[64];  /* "exited 1", "killed by SIGKILL" */
+	char last_exit[64]; /* "exited 1", "killed by SIGKILL" */
 };
 
 struct supervisor {
@@ -31,7 +31,7 @@ struct supervisor {
 	struct child children[PL_SVC_MAX];
 	char bin_dir[PL_CONFIG_STR_SIZE];
 	const char *config_arg; /* -c value to pass on, NULL if none */
-	const char *log_arg;    /* -l value to pass on, NULL if none */
+	const char *log_arg; /* -l value to pass on, NULL if none */
 	bool notified_ready;
 	struct MHD_Daemon *mhd;
 	struct pl_bus_producer *bus; /* publishes kind "service" */

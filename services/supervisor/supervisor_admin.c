@@ -28,10 +28,11 @@ static int cmd_services(struct pl_admin_reply *r, int argc, const char *const *a
 		uint64_t age = hb && now > hb ? now - hb : 0;
 		/* A ready service beats at least every sleep period. */
 		bool healthy = st == PL_STATE_READY &&
-			(i == PL_SVC_SUPERVISOR || age <= 3 * (uint64_t)sv->s.cfg.pipeline.sleep_ms + 1000);
+			       (i == PL_SVC_SUPERVISOR ||
+				       age <= 3 * (uint64_t)sv->s.cfg.pipeline.sleep_ms + 1000);
 		const char *health = !c->managed && i != PL_SVC_SUPERVISOR ? "unmanaged"
-			: healthy					  ? "ok"
-									  : "down";
+				     : healthy				   ? "ok"
+									   : "down";
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "service", json_object_new_string(pl_svc_name(i)));
 		json_object_object_add(o, "pid", json_object_new_int(pid));
@@ -63,8 +64,8 @@ static int cmd_pool(struct pl_admin_reply *r, int argc, const char *const *argv,
 	json_object_object_add(o, "size", json_object_new_int64(size));
 	json_object_object_add(o, "available", json_object_new_int64(avail));
 	json_object_object_add(o, "in_use", json_object_new_int64((int64_t)size - avail));
-	json_object_object_add(o, "ops", json_object_new_string(
-		rte_mempool_get_ops(sv->dp.pool->ops_index)->name));
+	json_object_object_add(o, "ops",
+		json_object_new_string(rte_mempool_get_ops(sv->dp.pool->ops_index)->name));
 	pl_admin_set_json(r, o);
 	return 0;
 }
@@ -87,8 +88,8 @@ static int cmd_rings(struct pl_admin_reply *r, int argc, const char *const *argv
 		json_object_object_add(o, "consumer",
 			json_object_new_string(pl_svc_name(pl_ring_defs[i].consumer)));
 		json_object_object_add(o, "count", json_object_new_int64(rte_ring_count(ring)));
-		json_object_object_add(o, "capacity",
-			json_object_new_int64(rte_ring_get_capacity(ring)));
+		json_object_object_add(
+			o, "capacity", json_object_new_int64(rte_ring_get_capacity(ring)));
 		json_object_object_add(o, "prod_head", json_object_new_int64(ring->prod.head));
 		json_object_object_add(o, "prod_tail", json_object_new_int64(ring->prod.tail));
 		json_object_object_add(o, "cons_head", json_object_new_int64(ring->cons.head));

@@ -20,14 +20,18 @@
 
 /* Start order: consumers before their producers. Stop order is the reverse. */
 static const enum pl_svc_id start_order[] = {
-	PL_SVC_ROUTER, PL_SVC_POLICY, PL_SVC_NAT_LB, PL_SVC_IO_WORKER,
-	PL_SVC_CNI_SERVER, PL_SVC_BGP_BRIDGE,
+	PL_SVC_ROUTER,
+	PL_SVC_POLICY,
+	PL_SVC_NAT_LB,
+	PL_SVC_IO_WORKER,
+	PL_SVC_CNI_SERVER,
+	PL_SVC_BGP_BRIDGE,
 };
 
 static bool is_dataplane(enum pl_svc_id id)
 {
 	return id == PL_SVC_IO_WORKER || id == PL_SVC_NAT_LB || id == PL_SVC_POLICY ||
-		id == PL_SVC_ROUTER;
+	       id == PL_SVC_ROUTER;
 }
 
 static int pidfd_open(pid_t pid)
@@ -122,9 +126,8 @@ static void describe_exit(int status, char *buf, size_t size)
 	if (WIFEXITED(status))
 		snprintf(buf, size, "exited %d", WEXITSTATUS(status));
 	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed by SIG%s", sigabbrev_np(WTERMSIG(status))
-				? sigabbrev_np(WTERMSIG(status))
-				: "?");
+		snprintf(buf, size, "killed by SIG%s",
+			sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
 	else
 		snprintf(buf, size, "status %d", status);
 }
@@ -162,14 +165,13 @@ static bool reap(struct supervisor *sv, struct child *c, bool stopping)
 	if (now - c->started_ms >= sv->s.cfg.supervisor.quiet_ms)
 		c->backoff_ms = sv->s.cfg.supervisor.backoff_min_ms;
 	c->restart_at_ms = now + c->backoff_ms;
-	PL_WARN("children", "%s (pid %d) %s after %llu ms; restarting in %u ms",
-		pl_svc_name(c->id), (int)r, c->last_exit, (unsigned long long)(now - c->started_ms),
-		c->backoff_ms);
+	PL_WARN("children", "%s (pid %d) %s after %llu ms; restarting in %u ms", pl_svc_name(c->id),
+		(int)r, c->last_exit, (unsigned long long)(now - c->started_ms), c->backoff_ms);
 	publish(sv, c, PL_STATE_BACKOFF);
 	uint64_t next = (uint64_t)c->backoff_ms * 2;
 	c->backoff_ms = next > sv->s.cfg.supervisor.backoff_max_ms
-		? sv->s.cfg.supervisor.backoff_max_ms
-		: (uint32_t)next;
+				? sv->s.cfg.supervisor.backoff_max_ms
+				: (uint32_t)next;
 	return true;
 }
 
@@ -189,13 +191,15 @@ int children_poll(struct supervisor *sv, uint64_t now_ms)
 				live->pid == c->pid) {
 				c->ready_seen = true;
 				publish(sv, c, PL_STATE_READY);
-				PL_INFO("children", "%s ready (pid %d)", pl_svc_name(i), (int)c->pid);
+				PL_INFO("children", "%s ready (pid %d)", pl_svc_name(i),
+					(int)c->pid);
 			} else if (!c->ready_seen) {
 				uint64_t deadline =
 					c->started_ms + sv->s.cfg.supervisor.ready_timeout_ms;
 				if (now_ms >= deadline) {
 					PL_WARN("children", "%s not ready after %u ms: killing it",
-						pl_svc_name(i), sv->s.cfg.supervisor.ready_timeout_ms);
+						pl_svc_name(i),
+						sv->s.cfg.supervisor.ready_timeout_ms);
 					kill(c->pid, SIGKILL);
 				} else if (deadline < next) {
 					next = deadline;

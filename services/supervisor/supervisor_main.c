@@ -72,8 +72,9 @@ static void loop(struct supervisor *sv)
 		if (!sv->notified_ready &&
 			(all_ready(sv) || now - start >= sv->s.cfg.supervisor.ready_timeout_ms)) {
 			sv->notified_ready = true;
-			pl_service_ready(&sv->s, all_ready(sv) ? "all services ready"
-							       : "degraded: some services not ready");
+			pl_service_ready(&sv->s, all_ready(sv)
+							 ? "all services ready"
+							 : "degraded: some services not ready");
 		}
 		int bus_wait = supervisor_bus_poll(sv, now);
 		if (bus_wait >= 0 && bus_wait < wait)
@@ -119,8 +120,9 @@ int main(int argc, char **argv)
 
 	rc = pl_dp_eal_init(&sv.s.cfg, PL_SVC_SUPERVISOR, "podlane-supervisor");
 	if (rc < 0) {
-		PL_ERR("main", "DPDK EAL init as primary failed: %s (hugepages reserved and "
-			       "mounted at %s? another primary with file prefix '%s'?)",
+		PL_ERR("main",
+			"DPDK EAL init as primary failed: %s (hugepages reserved and "
+			"mounted at %s? another primary with file prefix '%s'?)",
 			rte_strerror(-rc), sv.s.cfg.dpdk.huge_dir, sv.s.cfg.dpdk.file_prefix);
 		goto out;
 	}

@@ -82,7 +82,7 @@ static void render(struct supervisor *sv, struct buf *b)
 	       "(0).\n# TYPE podlane_service_up gauge\n");
 	for (int i = 0; i < PL_SVC_MAX; i++) {
 		bool up = i == PL_SVC_SUPERVISOR ||
-			__atomic_load_n(&shm->sup[i].state, __ATOMIC_ACQUIRE) == PL_STATE_READY;
+			  __atomic_load_n(&shm->sup[i].state, __ATOMIC_ACQUIRE) == PL_STATE_READY;
 		out(b, "podlane_service_up{service=\"%s\"} %d\n", pl_svc_name(i), up ? 1 : 0);
 	}
 	out(b, "# HELP podlane_service_restarts_total Restarts of the service by the "
@@ -90,11 +90,13 @@ static void render(struct supervisor *sv, struct buf *b)
 	for (int i = 1; i < PL_SVC_MAX; i++)
 		out(b, "podlane_service_restarts_total{service=\"%s\"} %u\n", pl_svc_name(i),
 			shm->sup[i].restarts);
-	out(b, "# HELP podlane_pool_mbufs Packet buffers in the shared pool.\n"
-	       "# TYPE podlane_pool_mbufs gauge\npodlane_pool_mbufs %u\n",
+	out(b,
+		"# HELP podlane_pool_mbufs Packet buffers in the shared pool.\n"
+		"# TYPE podlane_pool_mbufs gauge\npodlane_pool_mbufs %u\n",
 		sv->dp.pool->size);
-	out(b, "# HELP podlane_pool_available_mbufs Packet buffers free in the shared pool.\n"
-	       "# TYPE podlane_pool_available_mbufs gauge\npodlane_pool_available_mbufs %u\n",
+	out(b,
+		"# HELP podlane_pool_available_mbufs Packet buffers free in the shared pool.\n"
+		"# TYPE podlane_pool_available_mbufs gauge\npodlane_pool_available_mbufs %u\n",
 		rte_mempool_avail_count(sv->dp.pool));
 	out(b, "# HELP podlane_ring_packets Packets waiting in a pipeline ring.\n"
 	       "# TYPE podlane_ring_packets gauge\n");
@@ -104,8 +106,8 @@ static void render(struct supervisor *sv, struct buf *b)
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,
-	const char *method, const char *version, const char *upload_data,
-	size_t *upload_data_size, void **con_cls)
+	const char *method, const char *version, const char *upload_data, size_t *upload_data_size,
+	void **con_cls)
 {
 	struct supervisor *sv = cls;
 	struct MHD_Response *resp;
@@ -117,16 +119,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
 		static const char msg[] = "only GET\n";
-		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
-			MHD_RESPMEM_PERSISTENT);
+		resp = MHD_create_response_from_buffer(
+			sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
 		ret = MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED, resp);
 		MHD_destroy_response(resp);
 		return ret;
 	}
 	if (strcmp(url, "/metrics") != 0) {
 		static const char msg[] = "not found: try /metrics\n";
-		resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
-			MHD_RESPMEM_PERSISTENT);
+		resp = MHD_create_response_from_buffer(
+			sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
 		ret = MHD_queue_response(conn, MHD_HTTP_NOT_FOUND, resp);
 		MHD_destroy_response(resp);
 		return ret;

@@ -128,8 +128,8 @@ void reclaim_after_death(struct supervisor *sv, enum pl_svc_id id)
 		c.v[k++] = m;
 	}
 	if (k) {
-		unsigned int sent = rte_ring_enqueue_burst(dp->rings[PL_RING_RECLAIM],
-			(void **)c.v, k, NULL);
+		unsigned int sent =
+			rte_ring_enqueue_burst(dp->rings[PL_RING_RECLAIM], (void **)c.v, k, NULL);
 		if (sent < k) /* cannot happen: the ring holds the whole pool */
 			PL_ERR("reclaim", "reclaim ring full: %u packets lost", k - sent);
 		supervisor_count(sv, PL_SUP_RECLAIMED_PACKETS, sent);

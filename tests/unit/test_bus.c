@@ -113,7 +113,7 @@ static uint64_t now_ms(void)
 }
 
 static void record(void *ctx, enum pl_bus_op op, const char *kind, const char *key,
-        const uint8_t *value, size_t size)
+	const uint8_t *value, size_t size)
 {
 	struct fx *f = ctx;
 	struct event *e;
@@ -137,7 +137,7 @@ static void record(void *ctx, enum pl_bus_op op, const char *kind, const char *k
 }
 
 static const struct event *find_event(
-        const struct fx *f, size_t from, enum pl_bus_op op, const char *kind, const char *key)
+	const struct fx *f, size_t from, enum pl_bus_op op, const char *kind, const char *key)
 {
 	for (size_t i = from; i < f->n_ev; i++)
 		if (f->ev[i].op == op && !strcmp(f->ev[i].kind, kind) && !strcmp(f->ev[i].key, key))
@@ -146,7 +146,7 @@ static const struct event *find_event(
 }
 
 static struct pl_bus_limits limits(
-        uint32_t max_objects, uint32_t heartbeat_ms, uint32_t dead_after_ms)
+	uint32_t max_objects, uint32_t heartbeat_ms, uint32_t dead_after_ms)
 {
 	struct pl_bus_limits lim = {
 		.max_message_size = MAX_MSG,
@@ -525,7 +525,7 @@ static void test_decode_rejects(void **state)
 	/* garbage patterns and random bytes from a fixed seed */
 	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++)
 		assert_int_equal(
-		        pl_bus_decode(garbage[i], sizeof(garbage[i]), BUF_SIZE, &m), -EBADMSG);
+			pl_bus_decode(garbage[i], sizeof(garbage[i]), BUF_SIZE, &m), -EBADMSG);
 	for (int i = 0; i < 2000; i++) {
 		size_t len = rng() % 96;
 
@@ -722,7 +722,7 @@ static int raw_send(void *sock, const void *data, size_t size, int flags)
 }
 
 static void fake_send(struct fx *f, void *sock, zmq_msg_t *id, enum pl_bus_op op, uint64_t inc,
-        uint64_t seq, const char *kind, const char *key, const char *value)
+	uint64_t seq, const char *kind, const char *key, const char *value)
 {
 	struct pl_bus_msg m = {
 		.version = PL_BUS_VERSION,
@@ -749,7 +749,7 @@ static void fake_reply(struct fx *f, zmq_msg_t *id)
 {
 	for (size_t i = 0; i < f->n_fake_keys; i++)
 		fake_send(f, f->raw[RAW_ROUTER], id, PL_BUS_OP_SET, f->fake_inc, f->fake_seq, "obj",
-		        f->fake_keys[i], f->fake_keys[i]);
+			f->fake_keys[i], f->fake_keys[i]);
 	if (f->fake_count) {
 		/* with the object count, as the real producer sends it */
 		struct pl_bus_msg m = { .version = PL_BUS_VERSION,
@@ -765,12 +765,12 @@ static void fake_reply(struct fx *f, zmq_msg_t *id)
 		n = pl_bus_encode(&m, buf, sizeof(buf));
 		assert_true(n > 0);
 		assert_true(zmq_send(f->raw[RAW_ROUTER], zmq_msg_data(id), zmq_msg_size(id),
-		                    ZMQ_SNDMORE) >= 0);
+				    ZMQ_SNDMORE) >= 0);
 		assert_int_equal(zmq_send(f->raw[RAW_ROUTER], buf, (size_t)n, 0), n);
 		f->fake_count_bias = 0;
 	} else {
 		fake_send(f, f->raw[RAW_ROUTER], id, PL_BUS_OP_SNAPSHOT_END, f->fake_inc,
-		        f->fake_seq, "", "", NULL);
+			f->fake_seq, "", "", NULL);
 	}
 	f->fake_snapshots++;
 }
@@ -814,7 +814,7 @@ static bool hugz_until_rx(struct fx *f, const void *arg)
 	/* heartbeats at the snapshot's seq until one arrives through the stream */
 	if (t - last >= 20) {
 		fake_send(f, f->raw[RAW_PUB], NULL, PL_BUS_OP_HUGZ, f->fake_inc, f->fake_seq, "",
-		        "", NULL);
+			"", NULL);
 		last = t;
 	}
 	return rx_above(f, arg);

@@ -39,7 +39,7 @@ static void assert_defaults(const struct pl_config *cfg)
 
 /* Loads `text` from a temp file and returns the result; err gets the message. */
 static int load_text(struct pl_config *cfg, const char *text, char *path, size_t path_size,
-        char *err, size_t err_size)
+	char *err, size_t err_size)
 {
 	int rc;
 
@@ -121,7 +121,7 @@ static void test_node_name_is_hostname(void **state)
 	(void)state;
 	pl_config_defaults(&cfg);
 	if (gethostname(host, sizeof(host) - 1) == 0 && host[0] &&
-	        strlen(host) < sizeof(cfg.node_name))
+		strlen(host) < sizeof(cfg.node_name))
 		assert_string_equal(cfg.node_name, host);
 	else
 		assert_string_equal(cfg.node_name, "node");
@@ -130,23 +130,23 @@ static void test_node_name_is_hostname(void **state)
 static void test_good_file(void **state)
 {
 	static const char text[] = "# podlane test config\n"
-	                           "node_name: edge-7\n"
-	                           "log:\n"
-	                           "  level: debug\n"
-	                           "dpdk:\n"
-	                           "  mbufs: 32768\n"
-	                           "  ring_size: 4096\n"
-	                           "  cpus: \"2-5\"\n"
-	                           "supervisor:\n"
-	                           "  backoff_min_ms: 50\n"
-	                           "  metrics_address: \"::1\"\n"
-	                           "  metrics_port: 0\n"
-	                           "  spawn_services: no\n"
-	                           "bus: {heartbeat_ms: 500, max_objects: 10}\n"
-	                           "synthetic:\n"
-	                           "  enabled: Off\n"
-	                           "pipeline:\n"
-	                           "bin_dir:\n";
+				   "node_name: edge-7\n"
+				   "log:\n"
+				   "  level: debug\n"
+				   "dpdk:\n"
+				   "  mbufs: 32768\n"
+				   "  ring_size: 4096\n"
+				   "  cpus: \"2-5\"\n"
+				   "supervisor:\n"
+				   "  backoff_min_ms: 50\n"
+				   "  metrics_address: \"::1\"\n"
+				   "  metrics_port: 0\n"
+				   "  spawn_services: no\n"
+				   "bus: {heartbeat_ms: 500, max_objects: 10}\n"
+				   "synthetic:\n"
+				   "  enabled: Off\n"
+				   "pipeline:\n"
+				   "bin_dir:\n";
 	char path[64], err[PL_CONFIG_ERR_SIZE];
 	struct pl_config cfg, d;
 
@@ -189,18 +189,18 @@ static void test_good_file(void **state)
 static void test_range_edges(void **state)
 {
 	static const char text[] = "dpdk:\n"
-	                           "  mbufs: 1024\n"
-	                           "  ring_size: 65536\n"
-	                           "  lcore_base: 0\n"
-	                           "supervisor:\n"
-	                           "  backoff_min_ms: 600000\n"
-	                           "  backoff_max_ms: 600000\n"
-	                           "  metrics_port: 65535\n"
-	                           "  metrics_address: 0.0.0.0\n"
-	                           "admin:\n"
-	                           "  max_request_size: 16777216\n"
-	                           "log:\n"
-	                           "  level: err\n";
+				   "  mbufs: 1024\n"
+				   "  ring_size: 65536\n"
+				   "  lcore_base: 0\n"
+				   "supervisor:\n"
+				   "  backoff_min_ms: 600000\n"
+				   "  backoff_max_ms: 600000\n"
+				   "  metrics_port: 65535\n"
+				   "  metrics_address: 0.0.0.0\n"
+				   "admin:\n"
+				   "  max_request_size: 16777216\n"
+				   "log:\n"
+				   "  level: err\n";
 	char path[64], err[PL_CONFIG_ERR_SIZE];
 	struct pl_config cfg;
 
@@ -231,7 +231,7 @@ static void test_empty_file(void **state)
 
 	/* Comments only, or an explicit empty document, are empty too. */
 	assert_int_equal(
-	        load_text(&cfg, "# nothing here\n\n", path, sizeof(path), err, sizeof(err)), 0);
+		load_text(&cfg, "# nothing here\n\n", path, sizeof(path), err, sizeof(err)), 0);
 	snprintf(d.path, sizeof(d.path), "%s", path);
 	assert_memory_equal(&cfg, &d, sizeof(d));
 	assert_int_equal(load_text(&cfg, "---\n...\n", path, sizeof(path), err, sizeof(err)), 0);
@@ -276,7 +276,7 @@ static void test_wrong_type(void **state)
 {
 	(void)state;
 	expect_error(
-	        "dpdk:\n  mbufs: abc\n", 2, "'dpdk.mbufs' expects an unsigned integer, got 'abc'");
+		"dpdk:\n  mbufs: abc\n", 2, "'dpdk.mbufs' expects an unsigned integer, got 'abc'");
 	expect_error("dpdk:\n  mbufs: -5\n", 2, "expects an unsigned integer, got '-5'");
 	expect_error("dpdk:\n  mbufs: +2048\n", 2, "expects an unsigned integer");
 	expect_error("dpdk:\n  mbufs: 0x800\n", 2, "expects an unsigned integer");
@@ -284,7 +284,7 @@ static void test_wrong_type(void **state)
 	expect_error("dpdk:\n  mbufs:\n", 2, "expects an unsigned integer, got ''");
 	expect_error("dpdk:\n  mbufs: [1, 2]\n", 2, "expects an unsigned integer, got a sequence");
 	expect_error("synthetic:\n  enabled: maybe\n", 2,
-	        "'synthetic.enabled' expects a boolean (true/false/yes/no/on/off), got 'maybe'");
+		"'synthetic.enabled' expects a boolean (true/false/yes/no/on/off), got 'maybe'");
 	expect_error("node_name:\n  a: b\n", 2, "'node_name' expects a string, got a mapping");
 }
 
@@ -292,13 +292,13 @@ static void test_out_of_range(void **state)
 {
 	(void)state;
 	expect_error(
-	        "dpdk:\n  mbufs: 10\n", 2, "'dpdk.mbufs' = 10 is out of range [1024, 1048576]");
+		"dpdk:\n  mbufs: 10\n", 2, "'dpdk.mbufs' = 10 is out of range [1024, 1048576]");
 	expect_error("\n\npipeline:\n  burst: 257\n", 4,
-	        "'pipeline.burst' = 257 is out of range [1, 256]");
+		"'pipeline.burst' = 257 is out of range [1, 256]");
 	expect_error("supervisor:\n  metrics_port: 65536\n", 2, "is out of range [0, 65535]");
 	/* Beyond uint32_t must not wrap around into the range. */
 	expect_error(
-	        "dpdk:\n  mbufs: 4294968320\n", 2, "'dpdk.mbufs' = 4294968320 is out of range");
+		"dpdk:\n  mbufs: 4294968320\n", 2, "'dpdk.mbufs' = 4294968320 is out of range");
 	expect_error("dpdk:\n  mbufs: 99999999999999999999999\n", 2, "is out of range");
 }
 
@@ -306,21 +306,21 @@ static void test_ring_not_power_of_two(void **state)
 {
 	(void)state;
 	expect_error(
-	        "dpdk:\n  ring_size: 1000\n", 2, "'dpdk.ring_size' = 1000 must be a power of two");
+		"dpdk:\n  ring_size: 1000\n", 2, "'dpdk.ring_size' = 1000 must be a power of two");
 }
 
 static void test_bad_enum(void **state)
 {
 	(void)state;
 	expect_error("log:\n  level: verbose\n", 2,
-	        "'log.level' must be one of err, warn, info, debug, got 'verbose'");
+		"'log.level' must be one of err, warn, info, debug, got 'verbose'");
 }
 
 static void test_bad_ip(void **state)
 {
 	(void)state;
 	expect_error("supervisor:\n  metrics_address: localhost\n", 2,
-	        "'supervisor.metrics_address' expects an IPv4 or IPv6 address, got 'localhost'");
+		"'supervisor.metrics_address' expects an IPv4 or IPv6 address, got 'localhost'");
 	expect_error("supervisor:\n  metrics_address: 10.0.0.256\n", 2, "IPv4 or IPv6 address");
 }
 
@@ -338,9 +338,9 @@ static void test_duplicate_key(void **state)
 {
 	(void)state;
 	expect_error("dpdk:\n  mbufs: 2048\n  ring_size: 64\n  mbufs: 4096\n", 4,
-	        "duplicate key 'mbufs'");
+		"duplicate key 'mbufs'");
 	expect_error("dpdk:\n  mbufs: 2048\nlog:\n  level: warn\ndpdk:\n  ring_size: 64\n", 5,
-	        "duplicate key 'dpdk'");
+		"duplicate key 'dpdk'");
 	expect_error("node_name: a\nnode_name: b\n", 2, "duplicate key 'node_name'");
 }
 
@@ -357,7 +357,7 @@ static void test_aliases_rejected(void **state)
 	(void)state;
 	expect_error("dpdk: &d\n  mbufs: 2048\n", 1, "anchors and aliases are not supported");
 	expect_error("supervisor:\n  backoff_min_ms: &x 100\n  backoff_max_ms: *x\n", 2,
-	        "anchors and aliases are not supported");
+		"anchors and aliases are not supported");
 }
 
 static void test_not_a_mapping(void **state)
@@ -372,7 +372,7 @@ static void test_section_as_scalar(void **state)
 {
 	(void)state;
 	expect_error("log: debug\n", 1,
-	        "section 'log' must be a mapping of options, got scalar 'debug'");
+		"section 'log' must be a mapping of options, got scalar 'debug'");
 	expect_error("dpdk:\n  - mbufs\n", 2, "section 'dpdk' must be a mapping");
 }
 
@@ -381,11 +381,11 @@ static void test_backoff_min_above_max(void **state)
 	(void)state;
 	/* The message points at backoff_max_ms... */
 	expect_error("supervisor:\n  backoff_max_ms: 500\n  backoff_min_ms: 1000\n", 2,
-	        "'supervisor.backoff_max_ms' = 500 must be >= 'supervisor.backoff_min_ms' = 1000");
+		"'supervisor.backoff_max_ms' = 500 must be >= 'supervisor.backoff_min_ms' = 1000");
 	/* ...or, with backoff_max_ms defaulted, at the value that was set. */
 	expect_error("supervisor:\n\n  backoff_min_ms: 20000\n", 3,
-	        "'supervisor.backoff_max_ms' = 10000 must be >= 'supervisor.backoff_min_ms' = "
-	        "20000");
+		"'supervisor.backoff_max_ms' = 10000 must be >= 'supervisor.backoff_min_ms' = "
+		"20000");
 }
 
 static void test_missing_file(void **state)

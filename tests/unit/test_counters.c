@@ -29,7 +29,7 @@ static void test_descriptors(void **state)
 			/* Prometheus-safe names, unique within a block. */
 			for (const char *p = d[i].name; *p; p++)
 				assert_true((*p >= 'a' && *p <= 'z') || *p == '_' ||
-					(*p >= '0' && *p <= '9'));
+					    (*p >= '0' && *p <= '9'));
 			for (unsigned int j = i + 1; j < n; j++)
 				assert_string_not_equal(d[i].name, d[j].name);
 		}
