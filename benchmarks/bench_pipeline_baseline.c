@@ -42,15 +42,17 @@ int main(int argc, char **argv)
 	};
 	pl_dp_meta_offset = rte_mbuf_dynfield_register(&meta_desc);
 	/* Same pool shape as the pipeline's: ring_sp_sc handler, no cache. */
-	struct rte_mempool *pool = rte_pktmbuf_pool_create_by_ops("bench_pool", N_MBUFS, 0, 0,
-		PL_DP_MBUF_DATA_SIZE, SOCKET_ID_ANY, "ring_sp_sc");
+	struct rte_mempool *pool = rte_pktmbuf_pool_create_by_ops(
+		"bench_pool", N_MBUFS, 0, 0, PL_DP_MBUF_DATA_SIZE, SOCKET_ID_ANY, "ring_sp_sc");
 	if (pl_dp_meta_offset < 0 || !pool) {
 		fprintf(stderr, "setup failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
 	struct pl_dp_shared shared = { 0 };
 	shared.synth = (struct pl_synth_state){
-		.active = 1, .flows = 64, .frame_size = 64,
+		.active = 1,
+		.flows = 64,
+		.frame_size = 64,
 	};
 	struct ioworker_synth g;
 	ioworker_synth_init(&g, &shared);

@@ -187,15 +187,12 @@ static int status(void *zctx, const char *run_dir, bool json, int timeout)
 		const char *vargv[] = { "version" };
 		char *vbody = NULL;
 		int vst = 0;
-		const char *admin = "ok";
-		if (strcmp(health, "unmanaged") != 0) {
-			int vrc = pl_admin_call(
-				zctx, run_dir, svc, false, 1, vargv, timeout / 3 + 1, &vst, &vbody);
-			admin = vrc < 0 ? "down" : "ok";
-			free(vbody);
-			if (vrc < 0 || strcmp(health, "ok") != 0)
-				healthy = false;
-		}
+		int vrc = pl_admin_call(
+			zctx, run_dir, svc, false, 1, vargv, timeout / 3 + 1, &vst, &vbody);
+		const char *admin = vrc < 0 ? "down" : "ok";
+		free(vbody);
+		if (vrc < 0 || strcmp(health, "ok") != 0)
+			healthy = false;
 		json_object_object_add(o, "admin", json_object_new_string(admin));
 		if (!json) {
 			struct json_object *pid, *state, *restarts, *last;

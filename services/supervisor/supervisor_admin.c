@@ -30,9 +30,7 @@ static int cmd_services(struct pl_admin_reply *r, int argc, const char *const *a
 		bool healthy = st == PL_STATE_READY &&
 			       (i == PL_SVC_SUPERVISOR ||
 				       age <= 3 * (uint64_t)sv->s.cfg.pipeline.sleep_ms + 1000);
-		const char *health = !c->managed && i != PL_SVC_SUPERVISOR ? "unmanaged"
-				     : healthy				   ? "ok"
-									   : "down";
+		const char *health = healthy ? "ok" : "down";
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "service", json_object_new_string(pl_svc_name(i)));
 		json_object_object_add(o, "pid", json_object_new_int(pid));
@@ -42,6 +40,8 @@ static int cmd_services(struct pl_admin_reply *r, int argc, const char *const *a
 		json_object_object_add(o, "last_exit", json_object_new_string(c->last_exit));
 		json_object_object_add(o, "backoff_ms", json_object_new_int64(c->backoff_ms));
 		json_object_object_add(o, "health", json_object_new_string(health));
+		json_object_object_add(o, "managed",
+			json_object_new_boolean(c->managed || i == PL_SVC_SUPERVISOR));
 		json_object_array_add(arr, o);
 		pl_admin_printf(r, "%-12s %-8d %-9s %8u %7llums  %-22s %s\n", pl_svc_name(i), pid,
 			pl_svc_state_name(st), sup->restarts, (unsigned long long)age,

@@ -39,8 +39,30 @@ static int pidfd_open(pid_t pid)
 	return (int)syscall(SYS_pidfd_open, pid, 0);
 }
 
+extern char **environ;
+
+/* The children's environment: ours without systemd's notify variables, which belong to the
+ * supervisor alone (a child's READY=1 must not stand for the whole stack's). */
+static char **child_env;
+
+static void build_child_env(void)
+{
+	size_t n = 0, k = 0;
+	while (environ[n])
+		n++;
+	child_env = calloc(n + 1, sizeof(*child_env));
+	if (!child_env)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "NOTIFY_SOCKET=", 14) != 0 &&
+			strncmp(environ[i], "WATCHDOG_", 9) != 0)
+			child_env[k++] = environ[i];
+}
+
 void children_init(struct supervisor *sv)
 {
+	if (!child_env)
+		build_child_env();
 	for (int i = 0; i < PL_SVC_MAX; i++) {
 		struct child *c = &sv->children[i];
 		memset(c, 0, sizeof(*c));
@@ -96,7 +118,7 @@ int children_spawn(struct supervisor *sv, enum pl_svc_id id)
 			_exit(127);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
-		execv(path, argv);
+		execve(path, argv, child_env ? child_env : environ);
 		static const char msg[] = "podlane-supervisor: cannot execute a service binary\n";
 		ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 		(void)w;
@@ -132,6 +154,22 @@ static void describe_exit(int status, char *buf, size_t size)
 		snprintf(buf, size, "status %d", status);
 }
 
+/* Everything that follows a death, whoever started the process: the dead process cannot finish
+ * what it started, so repair and reclaim before anything else runs. */
+static void after_death(struct supervisor *sv, struct child *c)
+{
+	close(c->pidfd);
+	c->pidfd = -1;
+	c->pid = 0;
+	c->ready_seen = false;
+	supervisor_count(sv, PL_SUP_CHILD_EXITS, 1);
+	pl_stats_repair(&sv->s.shm->stats[c->id]);
+	sv->s.shm->idle[c->id].sleeping = 0;
+	__atomic_store_n(&sv->s.shm->live[c->id].state, PL_STATE_STOPPED, __ATOMIC_RELEASE);
+	if (is_dataplane(c->id))
+		reclaim_after_death(sv, c->id);
+}
+
 /* Reaps child c if it has exited; true if it did. */
 static bool reap(struct supervisor *sv, struct child *c, bool stopping)
 {
@@ -144,17 +182,7 @@ static bool reap(struct supervisor *sv, struct child *c, bool stopping)
 	describe_exit(status, c->last_exit, sizeof(c->last_exit));
 	sup->last_exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	sup->last_exit_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-	close(c->pidfd);
-	c->pidfd = -1;
-	c->pid = 0;
-	supervisor_count(sv, PL_SUP_CHILD_EXITS, 1);
-
-	/* The dead process cannot finish what it started: repair before anything else runs. */
-	pl_stats_repair(&sv->s.shm->stats[c->id]);
-	sv->s.shm->idle[c->id].sleeping = 0;
-	__atomic_store_n(&sv->s.shm->live[c->id].state, PL_STATE_STOPPED, __ATOMIC_RELEASE);
-	if (is_dataplane(c->id))
-		reclaim_after_death(sv, c->id);
+	after_death(sv, c);
 
 	if (stopping) {
 		publish(sv, c, PL_STATE_STOPPED);
@@ -175,56 +203,94 @@ static bool reap(struct supervisor *sv, struct child *c, bool stopping)
 	return true;
 }
 
+static void earliest(uint64_t *next, uint64_t at)
+{
+	if (at < *next)
+		*next = at;
+}
+
+/* A spawned child that is not ready yet: notice readiness, or kill it at the deadline. */
+static void check_ready(struct supervisor *sv, struct child *c, uint64_t now, uint64_t *next)
+{
+	const struct pl_svc_live *live = &sv->s.shm->live[c->id];
+	if (__atomic_load_n(&live->state, __ATOMIC_ACQUIRE) == PL_STATE_READY &&
+		live->pid == c->pid) {
+		c->ready_seen = true;
+		publish(sv, c, PL_STATE_READY);
+		PL_INFO("children", "%s ready (pid %d)", pl_svc_name(c->id), (int)c->pid);
+		return;
+	}
+	uint64_t deadline = c->started_ms + sv->s.cfg.supervisor.ready_timeout_ms;
+	if (now >= deadline) {
+		PL_WARN("children", "%s not ready after %u ms: killing it", pl_svc_name(c->id),
+			sv->s.cfg.supervisor.ready_timeout_ms);
+		kill(c->pid, SIGKILL);
+	}
+	/* Readiness is seen by polling the segment: look again soon. */
+	earliest(next, now + 10);
+}
+
+static void restart_if_due(struct supervisor *sv, struct child *c, uint64_t now, uint64_t *next)
+{
+	if (!c->restart_at_ms)
+		return;
+	if (now >= c->restart_at_ms) {
+		c->restart_at_ms = 0;
+		sv->s.shm->sup[c->id].restarts++;
+		supervisor_count(sv, PL_SUP_RESTARTS, 1);
+		if (children_spawn(sv, c->id) < 0)
+			c->restart_at_ms = now + c->backoff_ms;
+	}
+	if (c->restart_at_ms)
+		earliest(next, c->restart_at_ms);
+	if (c->pid)
+		earliest(next, now + 10);
+}
+
+/* A service someone else started (systemd units): once it is ready, watch it through a pidfd so
+ * that its death is repaired and reclaimed here too. Its manager restarts it. */
+static void watch_unmanaged(struct supervisor *sv, struct child *c, uint64_t now, uint64_t *next)
+{
+	const struct pl_svc_live *live = &sv->s.shm->live[c->id];
+	if (c->pid) {
+		zmq_pollitem_t it = { .fd = c->pidfd, .events = ZMQ_POLLIN };
+		if (zmq_poll(&it, 1, 0) <= 0)
+			return;
+		snprintf(c->last_exit, sizeof(c->last_exit), "exited (unmanaged)");
+		PL_WARN("children", "%s (pid %d, not started by this supervisor) exited",
+			pl_svc_name(c->id), (int)c->pid);
+		after_death(sv, c);
+		publish(sv, c, PL_STATE_STOPPED);
+		return;
+	}
+	int32_t pid = live->pid;
+	if (__atomic_load_n(&live->state, __ATOMIC_ACQUIRE) == PL_STATE_READY && pid > 0 &&
+		kill(pid, 0) == 0) {
+		c->pidfd = pidfd_open(pid);
+		if (c->pidfd >= 0) {
+			c->pid = pid;
+			c->ready_seen = true;
+			c->started_ms = now;
+			publish(sv, c, PL_STATE_READY);
+			PL_INFO("children", "watching %s (pid %d, started by its own unit)",
+				pl_svc_name(c->id), (int)pid);
+			return;
+		}
+	}
+	earliest(next, now + 100);
+}
+
 int children_poll(struct supervisor *sv, uint64_t now_ms)
 {
 	uint64_t next = now_ms + sv->s.cfg.pipeline.sleep_ms;
-	for (int i = 0; i < PL_SVC_MAX; i++) {
+	for (int i = 1; i < PL_SVC_MAX; i++) {
 		struct child *c = &sv->children[i];
 		if (!c->managed)
-			continue;
-		if (c->pid) {
-			if (reap(sv, c, false))
-				goto backoff;
-			const struct pl_svc_live *live = &sv->s.shm->live[i];
-			if (!c->ready_seen &&
-				__atomic_load_n(&live->state, __ATOMIC_ACQUIRE) == PL_STATE_READY &&
-				live->pid == c->pid) {
-				c->ready_seen = true;
-				publish(sv, c, PL_STATE_READY);
-				PL_INFO("children", "%s ready (pid %d)", pl_svc_name(i),
-					(int)c->pid);
-			} else if (!c->ready_seen) {
-				uint64_t deadline =
-					c->started_ms + sv->s.cfg.supervisor.ready_timeout_ms;
-				if (now_ms >= deadline) {
-					PL_WARN("children", "%s not ready after %u ms: killing it",
-						pl_svc_name(i),
-						sv->s.cfg.supervisor.ready_timeout_ms);
-					kill(c->pid, SIGKILL);
-				} else if (deadline < next) {
-					next = deadline;
-				}
-				/* Readiness is seen by polling the segment: look again soon. */
-				if (now_ms + 10 < next)
-					next = now_ms + 10;
-			}
-			continue;
-		}
-	backoff:
-		if (c->pid == 0 && c->restart_at_ms) {
-			if (now_ms >= c->restart_at_ms) {
-				c->restart_at_ms = 0;
-				sv->s.shm->sup[i].restarts++;
-				supervisor_bus_publish(sv, i);
-				supervisor_count(sv, PL_SUP_RESTARTS, 1);
-				if (children_spawn(sv, i) < 0)
-					c->restart_at_ms = now_ms + c->backoff_ms;
-			}
-			if (c->restart_at_ms && c->restart_at_ms < next)
-				next = c->restart_at_ms;
-			if (c->pid && now_ms + 10 < next)
-				next = now_ms + 10;
-		}
+			watch_unmanaged(sv, c, now_ms, &next);
+		else if (c->pid && !reap(sv, c, false) && !c->ready_seen)
+			check_ready(sv, c, now_ms, &next);
+		else if (!c->pid)
+			restart_if_due(sv, c, now_ms, &next);
 	}
 	return next > now_ms ? (int)(next - now_ms) : 0;
 }
@@ -234,7 +300,7 @@ void children_stop_all(struct supervisor *sv)
 	for (int k = (int)(sizeof(start_order) / sizeof(start_order[0])) - 1; k >= 0; k--) {
 		struct child *c = &sv->children[start_order[k]];
 		c->restart_at_ms = 0;
-		if (!c->pid)
+		if (!c->pid || !c->managed)
 			continue;
 		publish(sv, c, PL_STATE_STOPPING);
 		kill(c->pid, SIGTERM);
