@@ -39,6 +39,9 @@ static int cmd_services(struct pl_admin_reply *r, int argc, const char *const *a
 		json_object_object_add(o, "heartbeat_age_ms", json_object_new_uint64(age));
 		json_object_object_add(o, "last_exit", json_object_new_string(c->last_exit));
 		json_object_object_add(o, "backoff_ms", json_object_new_int64(c->backoff_ms));
+		json_object_object_add(o, "uptime_ms",
+			json_object_new_uint64(
+				c->pid && now > c->started_ms ? now - c->started_ms : 0));
 		json_object_object_add(o, "health", json_object_new_string(health));
 		json_object_object_add(o, "managed",
 			json_object_new_boolean(c->managed || i == PL_SVC_SUPERVISOR));
