@@ -68,6 +68,7 @@ struct opt {
 	}
 
 static const char *const log_levels[] = { "err", "warn", "info", "debug", NULL };
+static const char *const uplink_drivers[] = { "af_packet", "af_xdp", "dpdk", NULL };
 
 /* The single list of options. */
 static const struct opt options[] = {
@@ -129,6 +130,34 @@ static const struct opt options[] = {
 
 	OPT_BOOLEAN("synthetic.enabled", synthetic.enabled, true,
 		"io-worker's built-in source/sink port"),
+
+	OPT_STRING("uplink.interface", uplink.interface, "", 0,
+		"the node's uplink to take over; empty: no uplink (synthetic port only)"),
+	OPT_CHOICE("uplink.driver", uplink.driver, uplink_drivers, "af_packet",
+		"how io-worker does uplink I/O"),
+	OPT_STRING("uplink.dpdk_devargs", uplink.dpdk_devargs, "", 0,
+		"driver dpdk: the device the supervisor probes (PCI address or vdev args)"),
+	OPT_STRING("uplink.state_file", uplink.state_file, "/var/lib/podlane/uplink.json",
+		OPT_F_NONEMPTY, "where the uplink's Linux config is saved before takeover"),
+
+	OPT_STRING("pods.gateway_v4", pods.gateway_v4, "169.254.1.1", OPT_F_NONEMPTY | OPT_F_INET,
+		"link-local IPv4 gateway pods route through"),
+	OPT_STRING("pods.gateway_v6", pods.gateway_v6, "fe80::1", OPT_F_NONEMPTY | OPT_F_INET,
+		"link-local IPv6 gateway pods route through"),
+	OPT_UINT("pods.max_pods", pods.max_pods, 1, 4000, 256, 0, "pod interfaces at most"),
+	OPT_UINT("pods.mtu", pods.mtu, 576, 9000, 1500, 0, "MTU of pod interfaces"),
+	OPT_STRING("pods.state_file", pods.state_file, "/var/lib/podlane/pods.json", OPT_F_NONEMPTY,
+		"crash-safe record of the pods"),
+
+	OPT_UINT("router.icmp_rate", router.icmp_rate, 0, 1000000, 100, 0,
+		"ICMP errors sent per second at most (0: none)"),
+
+	OPT_UINT("neighbor.max_entries", neighbor.max_entries, 16, 1000000, 4096, 0,
+		"ARP/ND entries at most"),
+	OPT_UINT("neighbor.reachable_s", neighbor.reachable_s, 1, 86400, 300, 0,
+		"an entry not confirmed for this long is resolved again"),
+	OPT_UINT("neighbor.pending_max", neighbor.pending_max, 0, 65536, 256, 0,
+		"packets waiting for address resolution at most"),
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))

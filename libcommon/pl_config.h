@@ -66,6 +66,31 @@ struct pl_config {
 	struct {
 		bool enabled; /* synthetic.enabled: io-worker's built-in source/sink port */
 	} synthetic;
+
+	struct {
+		char interface[16]; /* uplink.interface: "" = none */
+		char driver[16]; /* uplink.driver: af_packet | af_xdp | dpdk */
+		char dpdk_devargs[PL_CONFIG_STR_SIZE]; /* uplink.dpdk_devargs */
+		char state_file[PL_CONFIG_STR_SIZE]; /* uplink.state_file */
+	} uplink;
+
+	struct {
+		char gateway_v4[64]; /* pods.gateway_v4 */
+		char gateway_v6[64]; /* pods.gateway_v6 */
+		uint32_t max_pods; /* pods.max_pods */
+		uint32_t mtu; /* pods.mtu */
+		char state_file[PL_CONFIG_STR_SIZE]; /* pods.state_file */
+	} pods;
+
+	struct {
+		uint32_t icmp_rate; /* router.icmp_rate: ICMP errors per second */
+	} router;
+
+	struct {
+		uint32_t max_entries; /* neighbor.max_entries */
+		uint32_t reachable_s; /* neighbor.reachable_s */
+		uint32_t pending_max; /* neighbor.pending_max */
+	} neighbor;
 };
 
 /* Fills *cfg with every default. */
