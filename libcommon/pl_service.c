@@ -88,14 +88,21 @@ static int take_lock(struct pl_service *s, const char *prog)
 int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **argv,
 	const struct pl_service_opts *opts)
 {
-	static const struct option long_opts[] = {
+	static const struct option common_opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help-config", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
 	};
+	struct option long_opts[PL_DIM(common_opts) + 9];
+	unsigned int n_long = 0, n_flags = 0;
+	for (; n_long < PL_DIM(common_opts); n_long++)
+		long_opts[n_long] = common_opts[n_long];
+	for (; opts->flags && opts->flags[n_flags].name && n_flags < 8; n_flags++)
+		long_opts[n_long++] = (struct option){ opts->flags[n_flags].name, no_argument, NULL,
+			0x100 + (int)n_flags };
+	long_opts[n_long] = (struct option){ NULL, 0, NULL, 0 };
 	const char *config_path = NULL, *level_arg = NULL;
 	char err[PL_CONFIG_ERR_SIZE];
 	char prog[64];
@@ -129,6 +136,9 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 		case 'V':
 			printf("%s %s\n", prog, PODLANE_VERSION);
 			return 1;
+		case 0x100 ... 0x107:
+			*opts->flags[c - 0x100].value = true;
+			break;
 		case ':':
 			fprintf(stderr, "%s: option '%s' needs an argument\n", prog,
 				argv[optind - 1]);

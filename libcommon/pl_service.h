@@ -40,10 +40,17 @@ struct pl_service {
 	struct sockaddr_un wake_addr[PL_SVC_MAX]; /* peers' wake sockets */
 };
 
+/* A service-specific boolean long option (--name), set to true when given. */
+struct pl_service_flag {
+	const char *name;
+	bool *value;
+};
+
 /* Options every service takes; `extra_usage` is appended to --help. */
 struct pl_service_opts {
 	const char *summary; /* one line for --help */
 	const char *extra_usage; /* may be NULL */
+	const struct pl_service_flag *flags; /* ends with a NULL name; at most 8; may be NULL */
 };
 
 /* Parses the command line, loads config, opens everything. Returns 0; >0 when the process

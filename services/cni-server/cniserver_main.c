@@ -1,20 +1,42 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* podlane-cni-server: a control-plane service (no DPDK). Until the CNI issue lands it serves its admin socket, counters and health only. */
+/* podlane-cni-server: a control-plane service (no DPDK). It creates and deletes pod
+ * interfaces (pod/add, pod/del; the CNI gRPC server of the next issue calls the same code),
+ * keeps them in a crash-safe state file and publishes them on the state bus. */
+#include "cniserver_pods.h"
+
+#include <string.h>
+
 #include "pl_log.h"
-#include "pl_service.h"
 
 int main(int argc, char **argv)
 {
 	static struct pl_service s;
+	static struct cni_pods pods;
 	const struct pl_service_opts opts = {
-		.summary = "podlane cni-server: creates and deletes pod interfaces for the CNI "
-			   "plugin (gRPC)",
+		.summary =
+			"podlane cni-server: creates and deletes pod interfaces and publishes them",
 	};
 	int rc = pl_service_init(&s, PL_SVC_CNI_SERVER, argc, argv, &opts);
 	if (rc != 0)
 		return rc > 0 ? 0 : 1;
+	rc = cni_pods_init(&pods, &s);
+	if (rc == 0)
+		rc = cni_pods_register(&pods);
+	if (rc < 0) {
+		PL_ERR("main", "cannot start: %s", strerror(-rc));
+		goto out;
+	}
 	pl_service_ready(&s, "serving");
-	rc = pl_service_run_control(&s);
+	while (!s.stop) {
+		zmq_pollitem_t it = { .socket = pl_bus_producer_socket(pods.bus),
+			.events = ZMQ_POLLIN };
+		pl_bus_producer_handle(pods.bus);
+		int wait = (int)pl_bus_producer_tick(pods.bus, pl_now_ms());
+		pl_service_sleep(&s, wait, &it, 1);
+	}
+	rc = 0;
+out:
+	cni_pods_fini(&pods);
 	pl_service_fini(&s);
 	return rc < 0 ? 1 : 0;
 }

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* podlane-io-worker: the only process that touches interfaces and the only one that allocates
  * and frees packet buffers. Each loop: free what the supervisor reclaimed from dead stages,
- * transmit (or free and count, by drop reason) what router hands back, and receive into the
- * pipeline. Until the node dataplane lands, its one port is the synthetic port. */
-#include "ioworker_synth.h"
+ * send out (or free and count, by drop reason) what router hands back, receive from the ports
+ * (uplink, host tap, pod tuns, the synthetic port) into the pipeline. L2 (ARP, ND) is handled
+ * here and never enters the pipeline. */
+#include "ioworker.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
@@ -15,19 +17,15 @@
 #include "pl_log.h"
 #include "pl_stage.h"
 
-#define MAX_BURST 256
+#define EPOLL_BATCH 32
+#define L2_HOUSEKEEPING_MS 1000
 
-struct ioworker {
-	struct pl_service s;
-	struct pl_dp dp;
-	struct ioworker_synth synth;
-	uint64_t local[PL_IOW_MAX];
-};
+static uint64_t now_ms_cached;
 
 /* Frees what the supervisor reclaimed from a dead process. */
 static unsigned int drain_reclaim(struct ioworker *w, unsigned int burst)
 {
-	struct rte_mbuf *pkts[MAX_BURST];
+	struct rte_mbuf *pkts[IOW_MAX_BURST];
 	unsigned int n = pl_ring_take(w->dp.rings[PL_RING_RECLAIM], pkts, burst, PL_SVC_IO_WORKER);
 	if (n) {
 		w->local[PL_IOW_DROP(PL_DROP_RECLAIMED)] += n;
@@ -36,30 +34,45 @@ static unsigned int drain_reclaim(struct ioworker *w, unsigned int burst)
 	return n;
 }
 
-/* The end of the pipeline: transmit or count the drop reason, then free. */
+/* The end of the pipeline: send out, or count the drop reason and free. */
 static unsigned int sink(struct ioworker *w, unsigned int burst)
 {
-	struct rte_mbuf *pkts[MAX_BURST];
+	struct rte_mbuf *pkts[IOW_MAX_BURST];
 	unsigned int n =
 		pl_ring_take(w->dp.rings[PL_RING_ROUTER_TO_IO], pkts, burst, PL_SVC_IO_WORKER);
 	for (unsigned int i = 0; i < n; i++) {
 		const struct pl_pkt_meta *meta = pl_meta(pkts[i]);
-		if (meta->verdict == PL_VERDICT_PASS)
-			w->local[PL_IOW_TX_PACKETS]++;
-		else if (meta->drop_reason < PL_DROP_MAX)
-			w->local[PL_IOW_DROP(meta->drop_reason)]++;
-		else
-			w->local[PL_IOW_DROP(PL_DROP_NONE)]++;
+		if (meta->verdict == PL_VERDICT_PASS) {
+			ioworker_l2_output(w, pkts[i], now_ms_cached);
+			continue;
+		}
+		w->local[PL_IOW_DROP(
+			meta->drop_reason < PL_DROP_MAX ? meta->drop_reason : PL_DROP_NONE)]++;
+		rte_pktmbuf_free(pkts[i]);
 	}
-	if (n)
-		pl_dp_free(&w->dp, pkts, n);
 	return n;
+}
+
+/* Hands received packets to nat-lb; what does not fit is dropped and counted. */
+static void enqueue(struct ioworker *w, struct rte_mbuf **pkts, unsigned int n)
+{
+	struct rte_ring *out = w->dp.rings[PL_RING_IO_TO_NATLB];
+	if (n == 0)
+		return;
+	w->local[PL_IOW_RX_PACKETS] += n;
+	unsigned int sent = rte_ring_enqueue_burst(out, (void **)pkts, n, NULL);
+	if (sent)
+		pl_service_wake(&w->s, PL_SVC_NAT_LB);
+	if (sent < n) {
+		w->local[PL_IOW_DROP(PL_DROP_RING_FULL)] += n - sent;
+		pl_dp_free(&w->dp, &pkts[sent], n - sent);
+	}
 }
 
 /* Receives from the synthetic port into the pipeline. */
 static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_tsc)
 {
-	struct rte_mbuf *pkts[MAX_BURST];
+	struct rte_mbuf *pkts[IOW_MAX_BURST];
 	struct rte_ring *out = w->dp.rings[PL_RING_IO_TO_NATLB];
 	unsigned int n = ioworker_synth_budget(&w->synth, burst, rte_ring_free_count(out), now_tsc);
 	if (n == 0)
@@ -76,57 +89,105 @@ static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_
 		w->synth.st->active = 0;
 		PL_INFO("synth", "source done: %lu packets", (unsigned long)w->synth.st->generated);
 	}
-	w->local[PL_IOW_RX_PACKETS] += n;
-	unsigned int sent = rte_ring_enqueue_burst(out, (void **)pkts, n, NULL);
-	if (sent)
-		pl_service_wake(&w->s, PL_SVC_NAT_LB);
-	if (sent < n) {
-		w->local[PL_IOW_DROP(PL_DROP_RING_FULL)] += n - sent;
-		pl_dp_free(&w->dp, &pkts[sent], n - sent);
+	enqueue(w, pkts, n);
+	return n;
+}
+
+/* Receives one burst from a port; L2 frames are handled here, the rest enter the pipeline. */
+static unsigned int receive(struct ioworker *w, struct port *p, unsigned int burst)
+{
+	struct rte_mbuf *pkts[IOW_MAX_BURST];
+	bool alloc_fail = false;
+	unsigned int room = rte_ring_free_count(w->dp.rings[PL_RING_IO_TO_NATLB]);
+	/* Leave frames in the kernel while the pipeline is full: its queues are the buffer. */
+	if (room == 0)
+		return 0;
+	unsigned int n = port_rx(p, w->dp.pool, pkts, burst < room ? burst : room, &alloc_fail);
+	if (alloc_fail)
+		w->local[PL_IOW_ALLOC_FAILS]++;
+	unsigned int k = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		pl_meta(pkts[i])->owner = PL_SVC_IO_WORKER;
+		if (!ioworker_l2_input(w, p, pkts[i], now_ms_cached))
+			pkts[k++] = pkts[i];
+	}
+	enqueue(w, pkts, k);
+	return n;
+}
+
+static unsigned int receive_all(struct ioworker *w, unsigned int burst)
+{
+	unsigned int n = 0;
+	struct port *up = w->ports[PL_IF_UPLINK];
+	if (up && up->kind == PORT_AF_PACKET && port_rx_ready(up))
+		n += receive(w, up, burst);
+	struct epoll_event ev[EPOLL_BATCH];
+	int k = epoll_wait(w->epfd, ev, EPOLL_BATCH, 0);
+	for (int i = 0; i < k; i++) {
+		struct port *p = ev[i].data.u32 < PL_IF_MAX ? w->ports[ev[i].data.u32] : NULL;
+		if (p && p->kind != PORT_AF_PACKET)
+			n += receive(w, p, burst);
 	}
 	return n;
 }
 
 static bool pipeline_pending(struct ioworker *w)
 {
+	struct port *up = w->ports[PL_IF_UPLINK];
 	return rte_ring_count(w->dp.rings[PL_RING_ROUTER_TO_IO]) ||
-	       rte_ring_count(w->dp.rings[PL_RING_RECLAIM]);
+	       rte_ring_count(w->dp.rings[PL_RING_RECLAIM]) || (up && port_rx_ready(up));
+}
+
+static void flush_counters(struct ioworker *w)
+{
+	pl_stats_add(w->s.stats, w->local, PL_IOW_MAX);
+	memset(w->local, 0, sizeof(w->local));
 }
 
 static void run(struct ioworker *w)
 {
 	unsigned int burst = w->s.cfg.pipeline.burst;
 	struct pl_idle idle;
+	uint64_t last_l2_ms = 0;
 
-	if (burst > MAX_BURST)
-		burst = MAX_BURST;
+	if (burst > IOW_MAX_BURST)
+		burst = IOW_MAX_BURST;
 	pl_idle_init(&idle, &w->s.cfg);
 	memset(w->local, 0, sizeof(w->local));
 	while (!w->s.stop) {
 		uint64_t t0 = rte_rdtsc();
 		unsigned int n = drain_reclaim(w, burst);
 		n += sink(w, burst);
+		n += receive_all(w, burst);
 		if (w->s.cfg.synthetic.enabled)
 			n += source(w, burst, t0);
 		uint64_t t1 = rte_rdtsc();
 		if (n) {
 			w->local[PL_IOW_BURSTS]++;
 			w->local[PL_IOW_BUSY_CYCLES] += t1 - t0;
-			pl_stats_add(w->s.stats, w->local, PL_IOW_MAX);
-			memset(w->local, 0, sizeof(w->local));
-		} else if (w->local[PL_IOW_ALLOC_FAILS]) {
-			pl_stats_add(w->s.stats, w->local, PL_IOW_MAX);
-			memset(w->local, 0, sizeof(w->local));
 		}
+		if (n || w->local[PL_IOW_ALLOC_FAILS] || w->local[PL_IOW_TX_PACKETS])
+			flush_counters(w);
 		if (pl_idle_poll(&idle, n != 0, t1)) {
 			int wait = ioworker_synth_wait_ms(&w->synth, burst);
 			if (wait != 0) {
+				zmq_pollitem_t items[8];
+				int k = ioworker_ctl_poll_items(w, items, 8);
 				pl_service_set_sleeping(&w->s, true);
 				if (!pipeline_pending(w))
-					pl_service_sleep(&w->s, wait, NULL, 0);
+					pl_service_sleep(&w->s, wait, items, k);
 				pl_service_set_sleeping(&w->s, false);
 			}
 			idle.empty = 0;
+		}
+		if (t1 >= idle.next_hk) {
+			now_ms_cached = pl_now_ms();
+			ioworker_ctl_handle(w, now_ms_cached);
+			if (now_ms_cached - last_l2_ms >= L2_HOUSEKEEPING_MS) {
+				last_l2_ms = now_ms_cached;
+				ioworker_l2_housekeeping(w, now_ms_cached);
+				flush_counters(w);
+			}
 		}
 		pl_idle_housekeeping(&idle, &w->s, t1);
 	}
@@ -134,7 +195,7 @@ static void run(struct ioworker *w)
 
 int main(int argc, char **argv)
 {
-	static struct ioworker w;
+	static struct ioworker w = { .epfd = -1 };
 	const struct pl_service_opts opts = {
 		.summary =
 			"podlane io-worker: interface I/O; the only allocator and freer of packets",
@@ -155,17 +216,26 @@ int main(int argc, char **argv)
 	}
 	ioworker_synth_init(&w.synth, w.dp.shared);
 	rc = ioworker_synth_register(&w.synth, w.s.admin);
+	if (rc == 0)
+		rc = ioworker_ctl_register(&w);
 	if (rc < 0) {
 		PL_ERR("main", "cannot register admin commands: %s", strerror(-rc));
 		goto out_eal;
 	}
+	rc = ioworker_ctl_init(&w);
+	if (rc < 0) {
+		PL_ERR("main", "cannot start the control side: %s", strerror(-rc));
+		goto out_ctl;
+	}
 	if (w.synth.st->active)
 		PL_INFO("synth", "resuming the synthetic source at packet %lu",
 			(unsigned long)w.synth.st->generated);
-	pl_service_ready(
-		&w.s, w.s.cfg.synthetic.enabled ? "forwarding (synthetic port)" : "forwarding");
+	now_ms_cached = pl_now_ms();
+	pl_service_ready(&w.s, "forwarding");
 	run(&w);
 	rc = 0;
+out_ctl:
+	ioworker_ctl_fini(&w);
 out_eal:
 	rte_eal_cleanup();
 out:

@@ -68,6 +68,12 @@ void supervisor_bus_publish(struct supervisor *sv, enum pl_svc_id id);
 int supervisor_bus_poll(struct supervisor *sv, uint64_t now_ms);
 void supervisor_bus_stop(struct supervisor *sv);
 
+/* uplink: snapshot, takeover, host tap, restore */
+int uplink_start(struct supervisor *sv);
+void uplink_stop(struct supervisor *sv);
+/* Restores from the state file; 1 if it did, 0 if there was nothing to restore, or -errno. */
+int uplink_restore_from_file(const struct pl_config *cfg);
+
 /* admin */
 int supervisor_admin_register(struct supervisor *sv);
 

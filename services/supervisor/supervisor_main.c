@@ -90,14 +90,32 @@ static void loop(struct supervisor *sv)
 int main(int argc, char **argv)
 {
 	static struct supervisor sv;
+	bool restore = false;
+	const struct pl_service_flag flags[] = {
+		{ "restore", &restore },
+		{ NULL, NULL },
+	};
 	const struct pl_service_opts opts = {
-		.summary = "podlane supervisor: owns the shared memory (DPDK primary), starts,\n"
+		.summary = "podlane supervisor: owns the shared memory (DPDK primary), takes over "
+			   "the\n"
+			   "uplink and keeps the host connected through the host tap, starts,\n"
 			   "watches and restarts every service, reclaims packets of dead ones,\n"
 			   "serves /metrics.",
+		.extra_usage =
+			"      --restore         put the uplink's Linux config back from\n"
+			"                        uplink.state_file (after a SIGKILL) and exit\n",
+		.flags = flags,
 	};
 	int rc = pl_service_init(&sv.s, PL_SVC_SUPERVISOR, argc, argv, &opts);
 	if (rc != 0)
 		return rc > 0 ? 0 : 1;
+	if (restore) {
+		rc = uplink_restore_from_file(&sv.s.cfg);
+		if (rc == 0)
+			PL_INFO("uplink", "nothing to restore: no %s", sv.s.cfg.uplink.state_file);
+		pl_service_fini(&sv.s);
+		return rc < 0 ? 1 : 0;
+	}
 	find_passed_args(&sv, argc, argv);
 	rc = find_bin_dir(&sv);
 	if (rc < 0) {
@@ -141,6 +159,9 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		goto out_eal;
 	}
+	rc = uplink_start(&sv);
+	if (rc < 0)
+		goto out_eal;
 	rc = metrics_start(&sv);
 	if (rc < 0) {
 		PL_ERR("main", "cannot serve /metrics on %s port %u: %s",
@@ -158,6 +179,7 @@ out_children:
 	children_stop_all(&sv);
 	metrics_stop(&sv);
 out_eal:
+	uplink_stop(&sv); /* a no-op unless the uplink was taken */
 	supervisor_bus_stop(&sv);
 	rte_eal_cleanup();
 out:

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* io-worker's state, shared by its modules: main loop (ioworker_main.c), ports
+ * (ioworker_port.c), L2 — ARP, ND, MAC rewrite, neighbour resolution — (ioworker_l2.c), the
+ * control-plane view it gets from the state bus (ioworker_ctl.c) and the synthetic port. */
+#ifndef IOWORKER_H
+#define IOWORKER_H
+
+#include "ioworker_neigh.h"
+#include "ioworker_port.h"
+#include "ioworker_synth.h"
+#include "pl_bus.h"
+#include "pl_dp.h"
+#include "pl_fib.h"
+#include "pl_objects.h"
+#include "pl_service.h"
+
+#define IOW_MAX_BURST 256
+
+struct ioworker {
+	struct pl_service s;
+	struct pl_dp dp;
+	struct ioworker_synth synth;
+	uint64_t local[PL_IOW_MAX];
+
+	struct pl_bus_consumer *sup_bus; /* interfaces and routes from the supervisor */
+	struct pl_bus_consumer *cni_bus; /* pods from cni-server */
+	struct port *ports[PL_IF_MAX];
+	uint16_t port_list[PL_IF_MAX]; /* indexes of open ports */
+	unsigned int n_ports;
+	int epfd; /* every fd port; the uplink ring is polled directly */
+	struct neigh_table neigh;
+	const struct pl_adj_table *adj; /* router's, once it exists */
+	struct pl_obj_iface uplink; /* role uplink; index 0 when there is none */
+	struct pl_obj_iface host; /* role host */
+	uint8_t dp_mac[6]; /* the dataplane's MAC on the host tap side */
+	uint64_t l2_local; /* frames consumed by L2 (ARP, ND) */
+	uint64_t not_for_us;
+	uint64_t neigh_drops;
+};
+
+/* ioworker_ctl.c */
+int ioworker_ctl_init(struct ioworker *w);
+void ioworker_ctl_fini(struct ioworker *w);
+int ioworker_ctl_poll_items(struct ioworker *w, zmq_pollitem_t *items, int max);
+void ioworker_ctl_handle(struct ioworker *w, uint64_t now_ms);
+int ioworker_ctl_register(struct ioworker *w);
+
+/* ioworker_l2.c */
+/* Looks at a received frame: handles ARP/ND locally (and frees the frame) or returns false
+ * when the frame goes into the pipeline. */
+bool ioworker_l2_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, uint64_t now_ms);
+/* Sends a frame router decided on out of its tx interface (MAC rewrite, neighbour resolution).
+ * Takes ownership: the frame is transmitted and freed, held for resolution, or freed and
+ * counted as a drop. */
+void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms);
+/* Ages the neighbour table. */
+void ioworker_l2_housekeeping(struct ioworker *w, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* L2 in io-worker. On the uplink: answer ARP and neighbour solicitations for the node's
+ * addresses, learn neighbours, drop unicast frames for other MACs. On the host tap: answer
+ * every ARP request and solicitation with the dataplane's MAC (the host's next hop is always
+ * the dataplane). On output: rewrite MACs, resolve next hops on the uplink, holding packets
+ * (bounded) until the answer comes. Replies reuse the buffer of the request they answer. */
+#include "ioworker.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <rte_arp.h>
+#include <rte_ether.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+
+#include "pl_log.h"
+
+#define ND_NS 135
+#define ND_NA 136
+#define ND_OPT_SRC_LL 1
+#define ND_OPT_TGT_LL 2
+#define ND_NA_F_SOLICITED 0x40
+#define ND_NA_F_OVERRIDE 0x20
+
+struct nd_msg {
+	uint8_t type;
+	uint8_t code;
+	rte_be16_t cksum;
+	uint8_t flags;
+	uint8_t reserved[3];
+	uint8_t target[16];
+} __rte_packed;
+
+struct nd_opt_ll {
+	uint8_t type;
+	uint8_t len; /* units of 8 bytes */
+	uint8_t mac[6];
+} __rte_packed;
+
+static bool is_node_addr(const struct ioworker *w, int family, const uint8_t *a)
+{
+	size_t n = family == AF_INET ? 4 : 16;
+	for (unsigned int i = 0; i < w->uplink.n_addrs; i++)
+		if (w->uplink.addrs[i].family == family &&
+			memcmp(w->uplink.addrs[i].addr, a, n) == 0)
+			return true;
+	return false;
+}
+
+/* The node address to speak from towards `dst`: one on its subnet, else the first. */
+static const uint8_t *node_src(const struct ioworker *w, int family, const uint8_t *dst)
+{
+	const uint8_t *first = NULL;
+	for (unsigned int i = 0; i < w->uplink.n_addrs; i++) {
+		const struct pl_prefix *p = &w->uplink.addrs[i];
+		if (p->family != family)
+			continue;
+		if (!first)
+			first = p->addr;
+		unsigned int bits = p->len, k = 0;
+		for (; bits >= 8 && p->addr[k] == dst[k]; k++, bits -= 8)
+			;
+		if (bits >= 8)
+			continue;
+		uint8_t mask = (uint8_t)(0xff << (8 - bits));
+		if (bits == 0 || (p->addr[k] & mask) == (dst[k] & mask))
+			return p->addr;
+	}
+	return first;
+}
+
+static void flush_pending(struct ioworker *w, struct port *up, struct neigh_entry *e);
+
+/* Records an answer and sends what waited for it. */
+static void learn(
+	struct ioworker *w, int family, const uint8_t *addr, const uint8_t *mac, uint64_t now_ms)
+{
+	struct neigh_entry *e = neigh_learn(&w->neigh, (uint8_t)family, addr, mac, now_ms);
+	if (e && e->n_pending && w->ports[PL_IF_UPLINK])
+		flush_pending(w, w->ports[PL_IF_UPLINK], e);
+}
+
+static void count_l2(struct ioworker *w, struct rte_mbuf *m)
+{
+	w->l2_local++;
+	rte_pktmbuf_free(m);
+}
+
+/* --- ARP --------------------------------------------------------------------------------- */
+
+static void arp_reply_in_place(struct port *p, struct rte_mbuf *m, const uint8_t mac[6])
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+	struct rte_arp_ipv4 *a = &arp->arp_data;
+	uint32_t target_ip = a->arp_tip;
+	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+	memcpy(eth->src_addr.addr_bytes, mac, 6);
+	arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REPLY);
+	a->arp_tha = a->arp_sha;
+	a->arp_tip = a->arp_sip;
+	memcpy(a->arp_sha.addr_bytes, mac, 6);
+	a->arp_sip = target_ip;
+	port_tx(p, m);
+}
+
+static bool arp_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, uint64_t now_ms)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	if (rte_pktmbuf_data_len(m) < sizeof(*eth) + sizeof(struct rte_arp_hdr)) {
+		count_l2(w, m);
+		return true;
+	}
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+	struct rte_arp_ipv4 *a = &arp->arp_data;
+	if (arp->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
+		arp->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 ||
+		arp->arp_plen != 4) {
+		count_l2(w, m);
+		return true;
+	}
+	uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
+	if (p->index == PL_IF_UPLINK) {
+		/* Learn only from neighbours on our subnets, and whatever asks us. */
+		if (a->arp_sip && (op == RTE_ARP_OP_REPLY ||
+					  is_node_addr(w, AF_INET, (const uint8_t *)&a->arp_tip)))
+			learn(w, AF_INET, (const uint8_t *)&a->arp_sip, a->arp_sha.addr_bytes,
+				now_ms);
+		if (op == RTE_ARP_OP_REQUEST &&
+			is_node_addr(w, AF_INET, (const uint8_t *)&a->arp_tip)) {
+			arp_reply_in_place(p, m, w->uplink.mac);
+			count_l2(w, m);
+			return true;
+		}
+	} else if (p->index == PL_IF_HOST && op == RTE_ARP_OP_REQUEST && a->arp_sip &&
+		   a->arp_tip != a->arp_sip &&
+		   !is_node_addr(w, AF_INET, (const uint8_t *)&a->arp_tip)) {
+		/* The host asks for its next hop: that is always us. */
+		arp_reply_in_place(p, m, w->dp_mac);
+	}
+	count_l2(w, m);
+	return true;
+}
+
+/* --- IPv6 neighbour discovery ---------------------------------------------------------- */
+
+static uint16_t icmp6_cksum(const struct rte_ipv6_hdr *ip, const void *l4, uint32_t len)
+{
+	struct {
+		uint8_t src[16], dst[16];
+		rte_be32_t len;
+		uint8_t zero[3], nh;
+	} __rte_packed ph;
+	memcpy(ph.src, ip->src_addr, 16);
+	memcpy(ph.dst, ip->dst_addr, 16);
+	ph.len = rte_cpu_to_be_32(len);
+	memset(ph.zero, 0, sizeof(ph.zero));
+	ph.nh = IPPROTO_ICMPV6;
+	uint32_t sum = rte_raw_cksum(&ph, sizeof(ph));
+	sum += rte_raw_cksum(l4, len);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	uint16_t c = (uint16_t)~sum;
+	return c ? c : 0xffff;
+}
+
+/* Turns the solicitation in m into the advertisement that answers it, and sends it. */
+static void na_reply_in_place(struct port *p, struct rte_mbuf *m, const uint8_t mac[6])
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
+	struct nd_msg *nd = (struct nd_msg *)(ip + 1);
+	static const uint8_t all_nodes[16] = { 0xff, 0x02, [15] = 1 };
+	static const uint8_t unspec[16];
+	bool from_unspec = memcmp(ip->src_addr, unspec, 16) == 0;
+
+	rte_ether_addr_copy(&eth->src_addr, &eth->dst_addr);
+	memcpy(eth->src_addr.addr_bytes, mac, 6);
+	memcpy(ip->dst_addr, from_unspec ? all_nodes : ip->src_addr, 16);
+	memcpy(ip->src_addr, nd->target, 16);
+	ip->hop_limits = 255;
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	nd->type = ND_NA;
+	nd->code = 0;
+	nd->flags = (uint8_t)(ND_NA_F_OVERRIDE | (from_unspec ? 0 : ND_NA_F_SOLICITED));
+	memset(nd->reserved, 0, sizeof(nd->reserved));
+	struct nd_opt_ll *opt = (struct nd_opt_ll *)(nd + 1);
+	opt->type = ND_OPT_TGT_LL;
+	opt->len = 1;
+	memcpy(opt->mac, mac, 6);
+	uint32_t l4 = sizeof(*nd) + sizeof(*opt);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)l4);
+	nd->cksum = 0;
+	nd->cksum = icmp6_cksum(ip, nd, l4);
+	m->data_len = m->pkt_len = (uint32_t)(sizeof(*eth) + sizeof(*ip) + l4);
+	port_tx(p, m);
+}
+
+/* Finds the link-layer address option of the given type in an ND message. */
+static const uint8_t *nd_find_ll(const struct nd_msg *nd, uint32_t len, uint8_t type)
+{
+	const uint8_t *o = (const uint8_t *)(nd + 1), *end = (const uint8_t *)nd + len;
+	while (o + 2 <= end && o[1] != 0 && o + o[1] * 8 <= end) {
+		if (o[0] == type && o[1] == 1)
+			return o + 2;
+		o += o[1] * 8;
+	}
+	return NULL;
+}
+
+/* Returns true when the frame was an ND message and has been dealt with. */
+static bool nd_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, uint64_t now_ms)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	if (len < sizeof(*eth) + sizeof(struct rte_ipv6_hdr) + 4)
+		return false;
+	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
+	if (ip->proto != IPPROTO_ICMPV6)
+		return false;
+	uint8_t type = *(uint8_t *)(ip + 1);
+	uint32_t l4 = len - (uint32_t)(sizeof(*eth) + sizeof(*ip));
+	if (rte_be_to_cpu_16(ip->payload_len) < l4)
+		l4 = rte_be_to_cpu_16(ip->payload_len);
+	/* Router solicitations/advertisements, redirects and MLD stay on their link. */
+	if (type == 133 || type == 134 || type == 137 || type == 130 || type == 131 ||
+		type == 132 || type == 143) {
+		count_l2(w, m);
+		return true;
+	}
+	if (type != ND_NS && type != ND_NA)
+		return false;
+	if (l4 < sizeof(struct nd_msg) || ip->hop_limits != 255) {
+		count_l2(w, m);
+		return true;
+	}
+	struct nd_msg *nd = (struct nd_msg *)(ip + 1);
+	if (p->index == PL_IF_UPLINK) {
+		const uint8_t *ll =
+			nd_find_ll(nd, l4, type == ND_NS ? ND_OPT_SRC_LL : ND_OPT_TGT_LL);
+		if (type == ND_NA && ll)
+			learn(w, AF_INET6, nd->target, ll, now_ms);
+		if (type == ND_NS && is_node_addr(w, AF_INET6, nd->target)) {
+			if (ll)
+				learn(w, AF_INET6, ip->src_addr, ll, now_ms);
+			if (rte_pktmbuf_tailroom(m) + rte_pktmbuf_data_len(m) >=
+				sizeof(*eth) + sizeof(*ip) + sizeof(*nd) + sizeof(struct nd_opt_ll))
+				na_reply_in_place(p, m, w->uplink.mac);
+		}
+	} else if (p->index == PL_IF_HOST && type == ND_NS &&
+		   !is_node_addr(w, AF_INET6, nd->target) && nd->target[0] != 0xff) {
+		static const uint8_t unspec[16];
+		/* DAD probes (from ::) get no answer: the host's addresses are its own. */
+		if (memcmp(ip->src_addr, unspec, 16) != 0)
+			na_reply_in_place(p, m, w->dp_mac);
+	}
+	count_l2(w, m);
+	return true;
+}
+
+bool ioworker_l2_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, uint64_t now_ms)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	struct pl_pkt_meta *meta = pl_meta(m);
+	meta->rx_if = p->index;
+	meta->tx_if = 0;
+	meta->verdict = PL_VERDICT_PASS;
+	meta->drop_reason = PL_DROP_NONE;
+	meta->flags = 0;
+	meta->nh_index = 0;
+	meta->session_id = 0;
+	if (p->kind == PORT_TUN)
+		return false;
+	if (rte_pktmbuf_data_len(m) < sizeof(*eth))
+		return false; /* router marks it malformed */
+	if (p->index == PL_IF_UPLINK && rte_is_unicast_ether_addr(&eth->dst_addr) &&
+		memcmp(eth->dst_addr.addr_bytes, w->uplink.mac, 6) != 0) {
+		w->not_for_us++;
+		rte_pktmbuf_free(m);
+		return true;
+	}
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_ARP))
+		return arp_input(w, p, m, now_ms);
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6))
+		return nd_input(w, p, m, now_ms);
+	return false;
+}
+
+/* --- output ------------------------------------------------------------------------------ */
+
+static void send_arp_request(struct ioworker *w, struct port *up, const uint8_t *tip)
+{
+	const uint8_t *sip = node_src(w, AF_INET, tip);
+	struct rte_mbuf *m = sip ? rte_pktmbuf_alloc(w->dp.pool) : NULL;
+	if (!m)
+		return;
+	pl_meta(m)->owner = PL_SVC_IO_WORKER;
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_append(
+		m, sizeof(struct rte_ether_hdr) + sizeof(struct rte_arp_hdr));
+	if (!eth) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
+	memset(eth->dst_addr.addr_bytes, 0xff, 6);
+	memcpy(eth->src_addr.addr_bytes, w->uplink.mac, 6);
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
+	arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
+	arp->arp_protocol = RTE_BE16(RTE_ETHER_TYPE_IPV4);
+	arp->arp_hlen = 6;
+	arp->arp_plen = 4;
+	arp->arp_opcode = RTE_BE16(RTE_ARP_OP_REQUEST);
+	memcpy(arp->arp_data.arp_sha.addr_bytes, w->uplink.mac, 6);
+	memcpy(&arp->arp_data.arp_sip, sip, 4);
+	memset(arp->arp_data.arp_tha.addr_bytes, 0, 6);
+	memcpy(&arp->arp_data.arp_tip, tip, 4);
+	port_tx(up, m);
+	rte_pktmbuf_free(m);
+}
+
+static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt)
+{
+	const uint8_t *sip = node_src(w, AF_INET6, tgt);
+	struct rte_mbuf *m = sip ? rte_pktmbuf_alloc(w->dp.pool) : NULL;
+	if (!m)
+		return;
+	pl_meta(m)->owner = PL_SVC_IO_WORKER;
+	uint32_t l4 = sizeof(struct nd_msg) + sizeof(struct nd_opt_ll);
+	struct rte_ether_hdr *eth = (struct rte_ether_hdr *)rte_pktmbuf_append(
+		m, (uint16_t)(sizeof(struct rte_ether_hdr) + sizeof(struct rte_ipv6_hdr) + l4));
+	if (!eth) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
+	struct nd_msg *nd = (struct nd_msg *)(ip + 1);
+	struct nd_opt_ll *opt = (struct nd_opt_ll *)(nd + 1);
+	/* Solicited-node multicast ff02::1:ffXX:XXXX and its MAC 33:33:ff:XX:XX:XX. */
+	uint8_t snm[16] = { 0xff,
+		0x02, [11] = 1, [12] = 0xff, [13] = tgt[13], [14] = tgt[14], [15] = tgt[15] };
+	uint8_t dmac[6] = { 0x33, 0x33, 0xff, tgt[13], tgt[14], tgt[15] };
+	memcpy(eth->dst_addr.addr_bytes, dmac, 6);
+	memcpy(eth->src_addr.addr_bytes, w->uplink.mac, 6);
+	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
+	ip->vtc_flow = RTE_BE32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)l4);
+	ip->proto = IPPROTO_ICMPV6;
+	ip->hop_limits = 255;
+	memcpy(ip->src_addr, sip, 16);
+	memcpy(ip->dst_addr, snm, 16);
+	memset(nd, 0, sizeof(*nd));
+	nd->type = ND_NS;
+	memcpy(nd->target, tgt, 16);
+	opt->type = ND_OPT_SRC_LL;
+	opt->len = 1;
+	memcpy(opt->mac, w->uplink.mac, 6);
+	nd->cksum = icmp6_cksum(ip, nd, l4);
+	port_tx(up, m);
+	rte_pktmbuf_free(m);
+}
+
+static void tx_and_free(struct ioworker *w, struct port *p, struct rte_mbuf *m)
+{
+	if (port_tx(p, m) == 0)
+		w->local[PL_IOW_TX_PACKETS]++;
+	else
+		w->local[PL_IOW_DROP(PL_DROP_UNSUPPORTED)]++;
+	rte_pktmbuf_free(m);
+}
+
+static void drop(struct ioworker *w, struct rte_mbuf *m, enum pl_drop_reason r)
+{
+	w->local[PL_IOW_DROP(r)]++;
+	rte_pktmbuf_free(m);
+}
+
+/* Sends the packets held for e, now resolved. */
+static void flush_pending(struct ioworker *w, struct port *up, struct neigh_entry *e)
+{
+	for (unsigned int i = 0; i < e->n_pending; i++) {
+		struct rte_mbuf *m = e->pending[i];
+		struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		memcpy(eth->dst_addr.addr_bytes, e->mac, 6);
+		tx_and_free(w, up, m);
+	}
+	w->neigh.n_pending -= e->n_pending;
+	e->n_pending = 0;
+}
+
+static void output_uplink(struct ioworker *w, struct port *up, struct rte_mbuf *m, uint64_t now_ms)
+{
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	const struct pl_adj *adj = NULL;
+	uint8_t family, target[16];
+	uint32_t nh = pl_meta(m)->nh_index;
+	if (w->adj && nh < PL_ADJ_MAX)
+		adj = &w->adj->adj[nh];
+	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+		family = AF_INET;
+		memcpy(target, &((struct rte_ipv4_hdr *)(eth + 1))->dst_addr, 4);
+	} else {
+		family = AF_INET6;
+		memcpy(target, ((struct rte_ipv6_hdr *)(eth + 1))->dst_addr, 16);
+	}
+	if (adj && adj->kind == PL_ADJ_VIA && adj->family == family)
+		memcpy(target, adj->nh, family == AF_INET ? 4 : 16);
+	memcpy(eth->src_addr.addr_bytes, w->uplink.mac, 6);
+	struct neigh_entry *e = neigh_get(&w->neigh, family, target, now_ms);
+	if (!e) {
+		w->neigh_drops++;
+		drop(w, m, PL_DROP_UNSUPPORTED);
+		return;
+	}
+	if (neigh_should_probe(&w->neigh, e, now_ms)) {
+		if (family == AF_INET)
+			send_arp_request(w, up, target);
+		else
+			send_ns(w, up, target);
+	}
+	if (e->state == NEIGH_REACHABLE) {
+		memcpy(eth->dst_addr.addr_bytes, e->mac, 6);
+		tx_and_free(w, up, m);
+	} else if (!neigh_hold(&w->neigh, e, m)) {
+		w->neigh_drops++;
+		drop(w, m, PL_DROP_UNSUPPORTED);
+	}
+}
+
+void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms)
+{
+	uint16_t tx_if = pl_meta(m)->tx_if;
+	struct port *p = tx_if < PL_IF_MAX ? w->ports[tx_if] : NULL;
+	if (tx_if == PL_IF_SYNTH) {
+		w->local[PL_IOW_TX_PACKETS]++;
+		rte_pktmbuf_free(m);
+		return;
+	}
+	if (!p) {
+		drop(w, m, PL_DROP_UNSUPPORTED);
+		return;
+	}
+	if (p->kind == PORT_AF_PACKET) {
+		output_uplink(w, p, m, now_ms);
+		return;
+	}
+	if (p->kind == PORT_TAP) {
+		struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		memcpy(eth->dst_addr.addr_bytes, w->host.mac, 6);
+		memcpy(eth->src_addr.addr_bytes, w->dp_mac, 6);
+	}
+	tx_and_free(w, p, m);
+}
+
+void ioworker_l2_housekeeping(struct ioworker *w, uint64_t now_ms)
+{
+	struct rte_mbuf *dropped[256];
+	unsigned int n = neigh_age(&w->neigh, now_ms, dropped, RTE_DIM(dropped));
+	for (unsigned int i = 0; i < n; i++)
+		drop(w, dropped[i], PL_DROP_UNSUPPORTED);
+	w->neigh_drops += n;
+}

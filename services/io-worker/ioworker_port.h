@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* io-worker's kernel-facing ports. The uplink through AF_PACKET v3 (an mmap'ed RX ring of
+ * blocks; TX by send with the qdisc bypassed), the host tap and pod tuns through their
+ * file descriptors. Every frame is copied into an mbuf from the shared pool; pod tun packets
+ * get an Ethernet header on RX (and lose it on TX) so the pipeline sees one frame format.
+ * All fds are also in one epoll set, so the idle sleep waits on a single descriptor. */
+#ifndef IOWORKER_PORT_H
+#define IOWORKER_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+
+#include "pl_objects.h"
+
+enum port_kind {
+	PORT_AF_PACKET,
+	PORT_TAP,
+	PORT_TUN,
+};
+
+struct port {
+	uint16_t index;
+	uint8_t kind; /* enum port_kind */
+	struct pl_obj_iface obj; /* what the control plane says about it */
+	int fd;
+	/* AF_PACKET v3 RX ring */
+	uint8_t *ring;
+	size_t ring_size;
+	uint32_t block_size;
+	uint32_t n_blocks;
+	uint32_t cur_block;
+	uint32_t pkt_in_block; /* packets already taken from the current block */
+	uint8_t *next_pkt;
+	/* counters (process-local, summed into the shared block by the caller) */
+	uint64_t rx, tx, rx_errors, tx_errors, truncated;
+};
+
+/* Opens a port for the object (uplink: AF_PACKET on o->name; host: the tap; pod: the tun in
+ * o->netns). Returns 0 or -errno. */
+int port_open(struct port *p, const struct pl_obj_iface *o);
+void port_close(struct port *p);
+/* Receives up to n frames into freshly allocated mbufs. Returns how many; *alloc_fail set
+ * when the pool ran dry. */
+unsigned int port_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts, unsigned int n,
+	bool *alloc_fail);
+/* Transmits one frame (the mbuf stays with the caller). 0 or -errno. */
+int port_tx(struct port *p, struct rte_mbuf *m);
+/* True when the port may have frames to receive without blocking. */
+bool port_rx_ready(const struct port *p);
+
+#endif
