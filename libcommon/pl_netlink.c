@@ -37,6 +37,8 @@
 #define IPV6_CONF_DIR "/proc/sys/net/ipv6/conf/"
 
 _Static_assert(PL_NL_ROUTE_METRICS > RTAX_MAX, "PL_NL_ROUTE_METRICS too small for RTAX_MAX");
+_Static_assert(
+	PL_NL_MAX_ADDRS <= PL_NL_MAX_ROUTES, "the unmatched-element scratch is sized by routes");
 
 /* A connected rtnetlink socket and the errno of the last NLMSG_ERROR it received. */
 struct nlc {
@@ -236,7 +238,8 @@ static int ipv6_conf_path(const char *ifname, char *path, size_t size)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* A missing file means the kernel has no IPv6: reported as disabled. */
+/* A missing file means no IPv6 on the link (the kernel has none, or the link's MTU is below
+ * 1280): reported as disabled. */
 static int ipv6_disabled_get(const char *ifname, bool *disabled)
 {
 	char path[128], buf[16];
@@ -248,11 +251,11 @@ static int ipv6_disabled_get(const char *ifname, bool *disabled)
 		return rc;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno == ENOENT && access(IPV6_CONF_DIR, F_OK) != 0) {
+		if (errno == ENOENT) {
 			*disabled = true;
 			return 0;
 		}
-		return errno == ENOENT ? -ENODEV : -errno;
+		return -errno;
 	}
 	n = read(fd, buf, sizeof(buf) - 1);
 	rc = n < 0 ? -errno : 0;
@@ -277,10 +280,10 @@ static int ipv6_disabled_set(const char *ifname, bool disabled)
 		return rc;
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
-		/* No IPv6 in this kernel: "disabled" already holds. */
-		if (errno == ENOENT && access(IPV6_CONF_DIR, F_OK) != 0)
+		/* No IPv6 on the link (see ipv6_disabled_get): "disabled" already holds. */
+		if (errno == ENOENT)
 			return disabled ? 0 : -EAFNOSUPPORT;
-		return errno == ENOENT ? -ENODEV : -errno;
+		return -errno;
 	}
 	rc = write(fd, val, 2) == 2 ? 0 : -errno;
 	if (close(fd) < 0 && rc == 0)
@@ -288,7 +291,7 @@ static int ipv6_disabled_set(const char *ifname, bool disabled)
 	return rc;
 }
 
-/* ---- links ------------------------------------------------------------------------------------ */
+/* ---- links ----------------------------------------------------------------------------------- */
 
 /* By ifindex (> 0) or else by name. -ENODEV if there is no such link. */
 static int link_query(struct nlc *c, int ifindex, const char *name, struct link_info *li)
@@ -299,8 +302,8 @@ static int link_query(struct nlc *c, int ifindex, const char *name, struct link_
 	int rc;
 
 	c->kerr = 0;
-	rc = rtnl_link_get_kernel(c->sk, ifindex > 0 ? ifindex : 0, ifindex > 0 ? NULL : name,
-		&link);
+	rc = rtnl_link_get_kernel(
+		c->sk, ifindex > 0 ? ifindex : 0, ifindex > 0 ? NULL : name, &link);
 	if (rc < 0) {
 		rc = nlc_result(c, rc);
 		return rc == -ENOENT ? -ENODEV : rc;
@@ -376,7 +379,119 @@ static int link_del(struct nlc *c, int ifindex)
 	return nlc_sync(c, msg);
 }
 
-/* ---- addresses -------------------------------------------------------------------------------- */
+/* ---- dumps ----------------------------------------------------------------------------------- */
+
+/* Objects of one dump, each parsed from its own message. (libnl's route cache is not used: it
+ * merges IPv6 routes with the same prefix and metric on different links, e.g. every fe80::/64,
+ * into one multipath route.) */
+struct objlist {
+	struct nl_object **v;
+	size_t n, cap;
+	int ifindex; /* keep only addresses/routes of this link */
+	int err;
+};
+
+static bool obj_wanted(struct nl_object *obj, int ifindex)
+{
+	const char *type = nl_object_get_type(obj);
+	int i, n;
+
+	if (type && !strcmp(type, "route/addr"))
+		return rtnl_addr_get_ifindex((struct rtnl_addr *)obj) == ifindex;
+	if (type && !strcmp(type, "route/route")) {
+		struct rtnl_route *rr = (struct rtnl_route *)obj;
+
+		n = rtnl_route_get_nnexthops(rr);
+		for (i = 0; i < n; i++) {
+			if (rtnl_route_nh_get_ifindex(rtnl_route_nexthop_n(rr, i)) == ifindex)
+				return true;
+		}
+	}
+	return false;
+}
+
+static void obj_collect(struct nl_object *obj, void *arg)
+{
+	struct objlist *l = arg;
+
+	if (l->err || !obj_wanted(obj, l->ifindex))
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 32;
+		struct nl_object **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v) {
+			l->err = -ENOMEM;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	nl_object_get(obj);
+	l->v[l->n++] = obj;
+}
+
+static int dump_valid_cb(struct nl_msg *msg, void *arg)
+{
+	struct objlist *l = arg;
+	int rc = nl_msg_parse(msg, obj_collect, l);
+
+	if (rc < 0 && rc != -NLE_MSGTYPE_NOSUPPORT && !l->err)
+		l->err = nle_to_errno(rc);
+	return NL_OK;
+}
+
+static void objlist_free(struct objlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		nl_object_put(l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Dumps RTM_GETADDR or RTM_GETROUTE (all families, all tables), keeping the objects of
+ * ifindex. Retried when the kernel reports the dump as interrupted by a change. */
+static int dump_objs(struct nlc *c, int type, int ifindex, struct objlist *l)
+{
+	struct rtmsg rtm;
+	struct ifaddrmsg ifa;
+	struct nl_cb *cb, *base;
+	int rc = 0, attempt;
+
+	for (attempt = 0; attempt < 5; attempt++) {
+		memset(l, 0, sizeof(*l));
+		l->ifindex = ifindex;
+		memset(&rtm, 0, sizeof(rtm));
+		memset(&ifa, 0, sizeof(ifa));
+		c->kerr = 0;
+		if (type == RTM_GETADDR)
+			rc = nl_send_simple(c->sk, type, NLM_F_DUMP, &ifa, sizeof(ifa));
+		else
+			rc = nl_send_simple(c->sk, type, NLM_F_DUMP, &rtm, sizeof(rtm));
+		if (rc < 0)
+			return nlc_result(c, rc);
+		base = nl_socket_get_cb(c->sk);
+		cb = base ? nl_cb_clone(base) : NULL;
+		if (base)
+			nl_cb_put(base);
+		if (!cb)
+			return -ENOMEM;
+		nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, dump_valid_cb, l);
+		rc = nl_recvmsgs(c->sk, cb);
+		nl_cb_put(cb);
+		rc = rc < 0 ? nlc_result(c, rc) : l->err;
+		if (rc == 0)
+			return 0;
+		objlist_free(l);
+		if (rc != -EINTR)
+			return rc;
+	}
+	return rc;
+}
+
+/* ---- addresses ------------------------------------------------------------------------------- */
 
 /* Converts a dumped address. Returns 1 if it belongs to the snapshot of ifindex, 0 if it does
  * not (other link, family, IPv6 link-local or temporary), -EOPNOTSUPP for an address of the
@@ -420,10 +535,10 @@ static bool addr_eq(const struct pl_nl_addr *x, const struct pl_nl_addr *y)
 	unsigned int alen = family_len(x->family);
 
 	return x->family == y->family && memcmp(x->addr, y->addr, alen) == 0 &&
-		x->prefixlen == y->prefixlen && x->scope == y->scope &&
-		(x->flags & PL_NL_ADDR_FLAGS) == (y->flags & PL_NL_ADDR_FLAGS) &&
-		x->has_broadcast == y->has_broadcast &&
-		(!x->has_broadcast || memcmp(x->broadcast, y->broadcast, 4) == 0);
+	       x->prefixlen == y->prefixlen && x->scope == y->scope &&
+	       (x->flags & PL_NL_ADDR_FLAGS) == (y->flags & PL_NL_ADDR_FLAGS) &&
+	       x->has_broadcast == y->has_broadcast &&
+	       (!x->has_broadcast || memcmp(x->broadcast, y->broadcast, 4) == 0);
 }
 
 static bool addr_in(const struct pl_nl_addr *a, const struct pl_nl_addr *list, unsigned int n)
@@ -438,22 +553,20 @@ static bool addr_in(const struct pl_nl_addr *a, const struct pl_nl_addr *list, u
 }
 
 /* The snapshot's addresses of ifindex, in kernel order. */
-static int addrs_read(struct nlc *c, int ifindex, struct pl_nl_addr *out, unsigned int max,
-	unsigned int *n)
+static int addrs_read(
+	struct nlc *c, int ifindex, struct pl_nl_addr *out, unsigned int max, unsigned int *n)
 {
-	struct nl_cache *cache;
-	struct nl_object *obj;
+	struct objlist l;
+	size_t i;
 	int rc;
 
-	c->kerr = 0;
-	rc = rtnl_addr_alloc_cache(c->sk, &cache);
-	if (rc < 0)
-		return nlc_result(c, rc);
+	rc = dump_objs(c, RTM_GETADDR, ifindex, &l);
+	if (rc)
+		return rc;
 	*n = 0;
-	rc = 0;
-	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
+	for (i = 0; i < l.n; i++) {
 		struct pl_nl_addr a;
-		int rel = addr_conv((struct rtnl_addr *)obj, ifindex, &a);
+		int rel = addr_conv((struct rtnl_addr *)l.v[i], ifindex, &a);
 
 		if (rel < 0) {
 			rc = rel;
@@ -467,7 +580,7 @@ static int addrs_read(struct nlc *c, int ifindex, struct pl_nl_addr *out, unsign
 		}
 		out[(*n)++] = a;
 	}
-	nl_cache_free(cache);
+	objlist_free(&l);
 	return rc;
 }
 
@@ -525,20 +638,18 @@ out:
 /* Deletes the addresses of ifindex: with keep == NULL all of them (any family, link-local
  * too), else those not in keep[0..n_keep). Deleting an IPv4 primary may take its secondaries
  * with it, so -EADDRNOTAVAIL counts as done. */
-static int addrs_delete(struct nlc *c, int ifindex, const struct pl_nl_addr *keep,
-	unsigned int n_keep)
+static int addrs_delete(
+	struct nlc *c, int ifindex, const struct pl_nl_addr *keep, unsigned int n_keep)
 {
-	struct nl_cache *cache;
-	struct nl_object *obj;
+	struct objlist l;
+	size_t i;
 	int rc;
 
-	c->kerr = 0;
-	rc = rtnl_addr_alloc_cache(c->sk, &cache);
-	if (rc < 0)
-		return nlc_result(c, rc);
-	rc = 0;
-	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
-		struct rtnl_addr *ra = (struct rtnl_addr *)obj;
+	rc = dump_objs(c, RTM_GETADDR, ifindex, &l);
+	if (rc)
+		return rc;
+	for (i = 0; i < l.n; i++) {
+		struct rtnl_addr *ra = (struct rtnl_addr *)l.v[i];
 		struct pl_nl_addr a;
 		int rel, err;
 
@@ -546,8 +657,7 @@ static int addrs_delete(struct nlc *c, int ifindex, const struct pl_nl_addr *kee
 			rel = addr_conv(ra, ifindex, &a);
 			if (rel == 0 || (rel == 1 && addr_in(&a, keep, n_keep)))
 				continue;
-		} else if (rtnl_addr_get_ifindex(ra) != ifindex ||
-			family_len(rtnl_addr_get_family(ra)) == 0) {
+		} else if (family_len(rtnl_addr_get_family(ra)) == 0) {
 			continue;
 		}
 		c->kerr = 0;
@@ -555,7 +665,7 @@ static int addrs_delete(struct nlc *c, int ifindex, const struct pl_nl_addr *kee
 		if (err && err != -EADDRNOTAVAIL && err != -ENOENT && rc == 0)
 			rc = err;
 	}
-	nl_cache_free(cache);
+	objlist_free(&l);
 	return rc;
 }
 
@@ -591,7 +701,7 @@ static int addrs_sync(struct nlc *c, int ifindex, const struct pl_nl_link_state 
 	return rc;
 }
 
-/* ---- routes ----------------------------------------------------------------------------------- */
+/* ---- routes ---------------------------------------------------------------------------------- */
 
 /* Converts a dumped route. Returns 1 for a route of the snapshot of ifindex, 0 for a route that
  * is not (other link, local table, cloned, not unicast, multipath), -EOPNOTSUPP for a route
@@ -605,8 +715,8 @@ static int route_conv(struct rtnl_route *rr, int ifindex, struct pl_nl_route *r)
 	struct nl_addr *dst, *gw, *src;
 
 	if (alen == 0 || rtnl_route_get_table(rr) == RT_TABLE_LOCAL ||
-		(rtnl_route_get_flags(rr) & RTM_F_CLONED) || rtnl_route_get_type(rr) != RTN_UNICAST ||
-		rtnl_route_get_nnexthops(rr) != 1)
+		(rtnl_route_get_flags(rr) & RTM_F_CLONED) ||
+		rtnl_route_get_type(rr) != RTN_UNICAST || rtnl_route_get_nnexthops(rr) != 1)
 		return 0;
 	nh = rtnl_route_nexthop_n(rr, 0);
 	if (!nh || rtnl_route_nh_get_ifindex(nh) != ifindex)
@@ -661,12 +771,13 @@ static bool route_eq(const struct pl_nl_route *x, const struct pl_nl_route *y)
 	unsigned int alen = family_len(x->family);
 
 	return x->family == y->family && x->dst_len == y->dst_len &&
-		memcmp(x->dst, y->dst, alen) == 0 && x->has_gw == y->has_gw &&
-		(!x->has_gw || memcmp(x->gw, y->gw, alen) == 0) && x->has_prefsrc == y->has_prefsrc &&
-		(!x->has_prefsrc || memcmp(x->prefsrc, y->prefsrc, alen) == 0) &&
-		x->table == y->table && x->priority == y->priority && x->protocol == y->protocol &&
-		x->scope == y->scope && x->type == y->type && x->onlink == y->onlink &&
-		memcmp(x->metrics, y->metrics, sizeof(x->metrics)) == 0;
+	       memcmp(x->dst, y->dst, alen) == 0 && x->has_gw == y->has_gw &&
+	       (!x->has_gw || memcmp(x->gw, y->gw, alen) == 0) &&
+	       x->has_prefsrc == y->has_prefsrc &&
+	       (!x->has_prefsrc || memcmp(x->prefsrc, y->prefsrc, alen) == 0) &&
+	       x->table == y->table && x->priority == y->priority && x->protocol == y->protocol &&
+	       x->scope == y->scope && x->type == y->type && x->onlink == y->onlink &&
+	       memcmp(x->metrics, y->metrics, sizeof(x->metrics)) == 0;
 }
 
 static bool route_in(const struct pl_nl_route *r, const struct pl_nl_route *list, unsigned int n)
@@ -680,22 +791,20 @@ static bool route_in(const struct pl_nl_route *r, const struct pl_nl_route *list
 	return false;
 }
 
-static int routes_read(struct nlc *c, int ifindex, struct pl_nl_route *out, unsigned int max,
-	unsigned int *n)
+static int routes_read(
+	struct nlc *c, int ifindex, struct pl_nl_route *out, unsigned int max, unsigned int *n)
 {
-	struct nl_cache *cache;
-	struct nl_object *obj;
+	struct objlist l;
+	size_t i;
 	int rc;
 
-	c->kerr = 0;
-	rc = rtnl_route_alloc_cache(c->sk, AF_UNSPEC, 0, &cache);
-	if (rc < 0)
-		return nlc_result(c, rc);
+	rc = dump_objs(c, RTM_GETROUTE, ifindex, &l);
+	if (rc)
+		return rc;
 	*n = 0;
-	rc = 0;
-	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
+	for (i = 0; i < l.n; i++) {
 		struct pl_nl_route r;
-		int rel = route_conv((struct rtnl_route *)obj, ifindex, &r);
+		int rel = route_conv((struct rtnl_route *)l.v[i], ifindex, &r);
 
 		if (rel < 0) {
 			rc = rel;
@@ -709,26 +818,24 @@ static int routes_read(struct nlc *c, int ifindex, struct pl_nl_route *out, unsi
 		}
 		out[(*n)++] = r;
 	}
-	nl_cache_free(cache);
+	objlist_free(&l);
 	return rc;
 }
 
 /* Deletes the routes through ifindex (those route_conv claims) that are not in
  * keep[0..n_keep); keep == NULL deletes them all. */
-static int routes_delete(struct nlc *c, int ifindex, const struct pl_nl_route *keep,
-	unsigned int n_keep)
+static int routes_delete(
+	struct nlc *c, int ifindex, const struct pl_nl_route *keep, unsigned int n_keep)
 {
-	struct nl_cache *cache;
-	struct nl_object *obj;
+	struct objlist l;
+	size_t i;
 	int rc;
 
-	c->kerr = 0;
-	rc = rtnl_route_alloc_cache(c->sk, AF_UNSPEC, 0, &cache);
-	if (rc < 0)
-		return nlc_result(c, rc);
-	rc = 0;
-	for (obj = nl_cache_get_first(cache); obj; obj = nl_cache_get_next(obj)) {
-		struct rtnl_route *rr = (struct rtnl_route *)obj;
+	rc = dump_objs(c, RTM_GETROUTE, ifindex, &l);
+	if (rc)
+		return rc;
+	for (i = 0; i < l.n; i++) {
+		struct rtnl_route *rr = (struct rtnl_route *)l.v[i];
 		struct pl_nl_route r;
 		int rel = route_conv(rr, ifindex, &r), err;
 
@@ -739,7 +846,7 @@ static int routes_delete(struct nlc *c, int ifindex, const struct pl_nl_route *k
 		if (err && err != -ESRCH && err != -ENOENT && rc == 0)
 			rc = err;
 	}
-	nl_cache_free(cache);
+	objlist_free(&l);
 	return rc;
 }
 
@@ -799,8 +906,11 @@ static int route_add(struct nlc *c, int ifindex, const struct pl_nl_route *r)
 		rtnl_route_nh_set_gateway(nh, gw);
 	}
 	rtnl_route_add_nexthop(route, nh);
+	/* IPv4 needs NLM_F_EXCL, or an existing route with the same key gets a sibling put in
+	 * front of it. IPv6 must not have it: with it, the same prefix and metric on another link
+	 * (fe80::/64 on every link) is "EEXIST"; without it only an identical route is. */
 	c->kerr = 0;
-	rc = nlc_result(c, rtnl_route_add(c->sk, route, NLM_F_EXCL));
+	rc = nlc_result(c, rtnl_route_add(c->sk, route, r->family == AF_INET ? NLM_F_EXCL : 0));
 out:
 	if (dst)
 		nl_addr_put(dst);
@@ -884,7 +994,7 @@ static int routes_sync(struct nlc *c, int ifindex, const struct pl_nl_link_state
 	return rc;
 }
 
-/* ---- snapshot --------------------------------------------------------------------------------- */
+/* ---- snapshot -------------------------------------------------------------------------------- */
 
 int pl_nl_snapshot(const char *ifname, struct pl_nl_link_state *st)
 {
@@ -923,14 +1033,14 @@ out:
 	return rc;
 }
 
-/* ---- validation shared by save and load ------------------------------------------------------- */
+/* ---- validation shared by save and load ------------------------------------------------------ */
 
 static bool addr_valid(const struct pl_nl_addr *a)
 {
 	unsigned int alen = family_len(a->family);
 
 	return alen != 0 && a->prefixlen <= alen * 8 && (a->flags & ~PL_NL_ADDR_FLAGS) == 0 &&
-		(!a->has_broadcast || a->family == AF_INET);
+	       (!a->has_broadcast || a->family == AF_INET);
 }
 
 static bool route_valid(const struct pl_nl_route *r)
@@ -938,8 +1048,8 @@ static bool route_valid(const struct pl_nl_route *r)
 	unsigned int alen = family_len(r->family);
 
 	return alen != 0 && r->dst_len <= alen * 8 && prefix_clean(r->dst, alen, r->dst_len) &&
-		r->table != RT_TABLE_UNSPEC && r->type != RTN_UNSPEC && r->type <= RTN_MAX &&
-		r->metrics[0] == 0 && r->metrics[RTAX_CC_ALGO] == 0;
+	       r->table != RT_TABLE_UNSPEC && r->type != RTN_UNSPEC && r->type <= RTN_MAX &&
+	       r->metrics[0] == 0 && r->metrics[RTAX_CC_ALGO] == 0;
 }
 
 static bool state_valid(const struct pl_nl_link_state *st)
@@ -947,8 +1057,8 @@ static bool state_valid(const struct pl_nl_link_state *st)
 	unsigned int i;
 
 	if (memchr(st->name, '\0', sizeof(st->name)) == NULL || !name_ok(st->name) ||
-		st->ifindex <= 0 || st->mtu < 68 || st->mtu > 65536 || st->n_addrs > PL_NL_MAX_ADDRS ||
-		st->n_routes > PL_NL_MAX_ROUTES)
+		st->ifindex <= 0 || st->mtu < 68 || st->mtu > 65536 ||
+		st->n_addrs > PL_NL_MAX_ADDRS || st->n_routes > PL_NL_MAX_ROUTES)
 		return false;
 	for (i = 0; i < st->n_addrs; i++) {
 		if (!addr_valid(&st->addrs[i]))
@@ -961,7 +1071,7 @@ static bool state_valid(const struct pl_nl_link_state *st)
 	return true;
 }
 
-/* ---- state file: save ------------------------------------------------------------------------- */
+/* ---- state file: save ------------------------------------------------------------------------ */
 
 /* Adds v (consumed, may be NULL after a failed allocation) under key. */
 static int jadd(json_object *o, const char *key, json_object *v)
@@ -1146,8 +1256,8 @@ int pl_nl_state_save(const struct pl_nl_link_state *st, const char *path)
 	root = state_to_json(st);
 	if (!root)
 		return -ENOMEM;
-	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-			JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	text = json_object_to_json_string_ext(root,
+		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text) {
 		json_object_put(root);
 		return -ENOMEM;
@@ -1174,7 +1284,7 @@ int pl_nl_state_save(const struct pl_nl_link_state *st, const char *path)
 	return fsync_dir_of(path);
 }
 
-/* ---- state file: load ------------------------------------------------------------------------- */
+/* ---- state file: load ------------------------------------------------------------------------ */
 
 /* Every key of o must be in keys[] (NULL-terminated). */
 static bool jkeys_known(json_object *o, const char *const *keys)
@@ -1194,13 +1304,13 @@ static bool jkeys_known(json_object *o, const char *const *keys)
 	return true;
 }
 
-/* The member key of type type; -EBADMSG if missing (unless optional: 1) or of another type. */
-static int jget(json_object *o, const char *key, json_type type, bool optional,
-	json_object **out)
+/* The member key of type type; -EBADMSG if missing (unless optional: 1) or of another type
+ * (null included: an optional member is left out, never null). */
+static int jget(json_object *o, const char *key, json_type type, bool optional, json_object **out)
 {
-	if (!json_object_object_get_ex(o, key, out) || !*out)
+	if (!json_object_object_get_ex(o, key, out))
 		return optional ? 1 : -EBADMSG;
-	return json_object_is_type(*out, type) ? 0 : -EBADMSG;
+	return *out && json_object_is_type(*out, type) ? 0 : -EBADMSG;
 }
 
 static int jint(json_object *o, const char *key, int64_t min, int64_t max, int64_t *v)
@@ -1551,7 +1661,7 @@ out:
 	return rc;
 }
 
-/* ---- compare ---------------------------------------------------------------------------------- */
+/* ---- compare --------------------------------------------------------------------------------- */
 
 static void addr_describe(const struct pl_nl_addr *a, char *buf, size_t size)
 {
@@ -1594,27 +1704,28 @@ static void route_describe(const struct pl_nl_route *r, char *buf, size_t size)
 }
 
 /* First element of x[] without a partner in y[] (multiset match), or -1. */
-#define UNMATCHED_FN(fname, type, eq)                                                         \
-	static int fname(const type *x, unsigned int nx, const type *y, unsigned int ny)      \
-	{                                                                                     \
-		bool used[PL_NL_MAX_ROUTES] = { false };                                      \
-		unsigned int i, j;                                                            \
-                                                                                              \
-		for (i = 0; i < nx; i++) {                                                    \
-			for (j = 0; j < ny; j++) {                                            \
-				if (!used[j] && eq(&x[i], &y[j]))                             \
-					break;                                                \
-			}                                                                     \
-			if (j == ny)                                                          \
-				return (int)i;                                                \
-			used[j] = true;                                                       \
-		}                                                                             \
-		return -1;                                                                    \
+#define UNMATCHED_FN(fname, type, eq)                                                    \
+	static int fname(const type *x, unsigned int nx, const type *y, unsigned int ny) \
+	{                                                                                \
+		bool used[PL_NL_MAX_ROUTES] = { false };                                 \
+		unsigned int i, j;                                                       \
+                                                                                         \
+		for (i = 0; i < nx; i++) {                                               \
+			for (j = 0; j < ny; j++) {                                       \
+				if (!used[j] && eq(&x[i], &y[j]))                        \
+					break;                                           \
+			}                                                                \
+			if (j == ny)                                                     \
+				return (int)i;                                           \
+			used[j] = true;                                                  \
+		}                                                                        \
+		return -1;                                                               \
 	}
 UNMATCHED_FN(addr_unmatched, struct pl_nl_addr, addr_eq)
 UNMATCHED_FN(route_unmatched, struct pl_nl_route, route_eq)
 
-static int differ(char *diff, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int differ(char *diff, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static int differ(char *diff, size_t size, const char *fmt, ...)
 {
@@ -1628,8 +1739,8 @@ static int differ(char *diff, size_t size, const char *fmt, ...)
 	return -1;
 }
 
-int pl_nl_state_compare(const struct pl_nl_link_state *a, const struct pl_nl_link_state *b,
-	char *diff, size_t size)
+int pl_nl_state_compare(
+	const struct pl_nl_link_state *a, const struct pl_nl_link_state *b, char *diff, size_t size)
 {
 	char desc[256];
 	int i;
@@ -1655,8 +1766,8 @@ int pl_nl_state_compare(const struct pl_nl_link_state *a, const struct pl_nl_lin
 	if (a->promisc != b->promisc)
 		return differ(diff, size, "promisc: %d != %d", a->promisc, b->promisc);
 	if (a->ipv6_disabled != b->ipv6_disabled)
-		return differ(diff, size, "ipv6_disabled: %d != %d", a->ipv6_disabled,
-			b->ipv6_disabled);
+		return differ(
+			diff, size, "ipv6_disabled: %d != %d", a->ipv6_disabled, b->ipv6_disabled);
 	i = addr_unmatched(a->addrs, a->n_addrs, b->addrs, b->n_addrs);
 	if (i >= 0) {
 		addr_describe(&a->addrs[i], desc, sizeof(desc));
@@ -1680,7 +1791,7 @@ int pl_nl_state_compare(const struct pl_nl_link_state *a, const struct pl_nl_lin
 	return 0;
 }
 
-/* ---- take / restore --------------------------------------------------------------------------- */
+/* ---- take / restore -------------------------------------------------------------------------- */
 
 int pl_nl_uplink_take(const struct pl_nl_link_state *st, const char *new_name)
 {
@@ -1716,21 +1827,23 @@ int pl_nl_uplink_take(const struct pl_nl_link_state *st, const char *new_name)
 	if (rc)
 		goto out;
 	/* Deleting an IPv4 primary can promote a secondary: repeat until none is left. */
-	for (i = 0; i < 4 * PL_NL_MAX_ADDRS; i++) {
-		struct pl_nl_addr a;
-		unsigned int n;
+	for (i = 0;; i++) {
+		struct objlist l;
+		size_t left;
 
+		if (i == 8) {
+			rc = -EBUSY;
+			goto out;
+		}
 		rc = addrs_delete(&c, li.ifindex, NULL, 0);
+		rc = rc ?: dump_objs(&c, RTM_GETADDR, li.ifindex, &l);
 		if (rc)
 			goto out;
-		rc = addrs_read(&c, li.ifindex, &a, 1, &n);
-		if (rc == -E2BIG || rc == -EOPNOTSUPP)
-			continue;
-		if (rc || n == 0)
+		left = l.n;
+		objlist_free(&l);
+		if (left == 0)
 			break;
 	}
-	if (rc)
-		goto out;
 	rc = routes_delete(&c, li.ifindex, NULL, 0);
 	if (rc)
 		goto out;
@@ -1741,8 +1854,8 @@ out:
 }
 
 /* The uplink: see pl_nl_uplink_restore(). */
-static int uplink_find(struct nlc *c, const struct pl_nl_link_state *st, const char *taken,
-	struct link_info *li)
+static int uplink_find(
+	struct nlc *c, const struct pl_nl_link_state *st, const char *taken, struct link_info *li)
 {
 	int rc;
 
@@ -1824,8 +1937,8 @@ int pl_nl_uplink_restore(const struct pl_nl_link_state *st, const char *taken_na
 			goto out;
 	}
 	if (((li.flags & IFF_PROMISC) != 0) != st->promisc) {
-		rc = link_change(&c, li.ifindex, NULL, NULL, 0, st->promisc ? IFF_PROMISC : 0,
-			IFF_PROMISC);
+		rc = link_change(
+			&c, li.ifindex, NULL, NULL, 0, st->promisc ? IFF_PROMISC : 0, IFF_PROMISC);
 		if (rc)
 			goto out;
 	}
@@ -1847,7 +1960,7 @@ out:
 	return rc;
 }
 
-/* ---- tun/tap ---------------------------------------------------------------------------------- */
+/* ---- tun/tap --------------------------------------------------------------------------------- */
 
 /* Creates the persistent TUN/TAP name (type IFF_TUN or IFF_TAP). -EEXIST if name exists. */
 static int tun_create(const char *name, int type)
@@ -1939,11 +2052,9 @@ int pl_nl_host_tap_create(const struct pl_nl_link_state *st)
 	rc = link_query(&c, 0, st->name, &li);
 	if (rc)
 		goto out;
-	rc = link_change(&c, li.ifindex, NULL, mac_is_zero(st->mac) ? NULL : st->mac, st->mtu, 0, 0);
-	if (rc == 0 && !st->ipv6_disabled)
-		rc = ipv6_disabled_set(st->name, false);
-	else if (rc == 0)
-		rc = ipv6_disabled_set(st->name, true);
+	rc = link_change(
+		&c, li.ifindex, NULL, mac_is_zero(st->mac) ? NULL : st->mac, st->mtu, 0, 0);
+	rc = rc ?: ipv6_disabled_set(st->name, st->ipv6_disabled);
 	rc = rc ?: link_set_up(&c, li.ifindex, true);
 	for (i = 0; rc == 0 && i < (int)st->n_addrs; i++)
 		rc = addr_add(&c, li.ifindex, &st->addrs[i], 0);
@@ -1955,7 +2066,7 @@ out:
 	return rc;
 }
 
-/* ---- pods ------------------------------------------------------------------------------------- */
+/* ---- pods ------------------------------------------------------------------------------------ */
 
 /* Moves the calling thread into the netns at path; *orig gets an fd of the one it was in. */
 static int netns_enter(const char *path, int *orig)
@@ -2068,8 +2179,9 @@ static int gw_parse(const char *s, int family, bool *has, uint8_t out[16])
 int pl_nl_pod_tun_create(const char *netns_path, const char *ifname, uint32_t mtu,
 	const struct pl_nl_addr *addrs, unsigned int n_addrs, const char *gw4, const char *gw6)
 {
-	struct pod_tun_args p = { .ifname = ifname, .mtu = mtu, .addrs = addrs,
-		.n_addrs = n_addrs };
+	struct pod_tun_args p = {
+		.ifname = ifname, .mtu = mtu, .addrs = addrs, .n_addrs = n_addrs
+	};
 	unsigned int i;
 	int orig, rc, rc2;
 
@@ -2123,7 +2235,7 @@ int pl_nl_pod_tun_delete(const char *netns_path, const char *ifname)
 	return rc ?: rc2;
 }
 
-/* ---- address text ----------------------------------------------------------------------------- */
+/* ---- address text ---------------------------------------------------------------------------- */
 
 int pl_nl_addr_parse(const char *s, struct pl_nl_addr *a)
 {

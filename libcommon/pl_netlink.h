@@ -36,8 +36,8 @@ struct pl_nl_addr {
 };
 
 /* The address flags that are configuration, not state. */
-#define PL_NL_ADDR_FLAGS                                                                 \
-	(IFA_F_SECONDARY | IFA_F_NODAD | IFA_F_HOMEADDRESS | IFA_F_MANAGETEMPADDR |     \
+#define PL_NL_ADDR_FLAGS                                                            \
+	(IFA_F_SECONDARY | IFA_F_NODAD | IFA_F_HOMEADDRESS | IFA_F_MANAGETEMPADDR | \
 		IFA_F_NOPREFIXROUTE | IFA_F_MCAUTOJOIN)
 
 /* One unicast route with a single next hop through the link (the link itself is implied). */
@@ -65,7 +65,7 @@ struct pl_nl_link_state {
 	uint8_t mac[6]; /* all zero: the link has no Ethernet address (TUN) */
 	uint32_t mtu;
 	bool up;
-	bool promisc;       /* promiscuity the admin asked for (IFF_PROMISC in dev->gflags) */
+	bool promisc; /* promiscuity the admin asked for (IFF_PROMISC in dev->gflags) */
 	bool ipv6_disabled; /* net.ipv6.conf.<name>.disable_ipv6 */
 	unsigned int n_addrs;
 	struct pl_nl_addr addrs[PL_NL_MAX_ADDRS];
@@ -115,7 +115,8 @@ int pl_nl_state_compare(const struct pl_nl_link_state *a, const struct pl_nl_lin
  * then sets it up and promiscuous. Nothing is recorded: pl_nl_uplink_restore(st) undoes all of
  * it. Calling it again on a taken link succeeds.
  * Returns 0, -ENODEV (no link at st->ifindex), -ESTALE (the link at st->ifindex has another
- * name), -EINVAL or -errno (the link may then be half taken: restore it). */
+ * name or is a TUN/TAP), -EBUSY (addresses kept coming back), -EINVAL or -errno (the link may
+ * then be half taken: restore it). */
 int pl_nl_uplink_take(const struct pl_nl_link_state *st, const char *new_name);
 
 /* Puts the uplink back exactly as st describes. The uplink is the non-TUN link found by
@@ -124,17 +125,24 @@ int pl_nl_uplink_take(const struct pl_nl_link_state *st, const char *new_name);
  * where the current value differs: down + rename back, MAC, MTU, promiscuity, disable_ipv6,
  * admin state; then the addresses (extras deleted, missing ones added in st's order, so IPv4
  * primaries stay primaries) and the routes (extras through the link deleted, missing ones
- * added; a route the kernel already re-created counts as present).
+ * added; a route the kernel already re-created counts as present, and a kernel route it has
+ * not re-created yet -- fe80::/64 appears only once the link is ready, a moment later -- is
+ * added with its RTPROT_KERNEL protocol, which the kernel's own later add leaves alone).
+ * Finally every address and route of st is checked to be present. Multipath routes through
+ * the link are left alone.
  * Idempotent: on a restored link it changes nothing and returns 0.
  * Returns 0, -ENODEV (no uplink found), -EEXIST (a non-TUN device other than the uplink is
- * named st->name), -EINVAL or -errno. */
+ * named st->name, or a route of st could not be put back because one with the same key exists
+ * through another link), -EINVAL or -errno. */
 int pl_nl_uplink_restore(const struct pl_nl_link_state *st, const char *taken_name);
 
 /* Creates the host tap: a persistent TAP (IFF_TAP | IFF_NO_PI) named st->name with st's MAC,
  * MTU and disable_ipv6, set up, carrying st's addresses and its routes except RTPROT_KERNEL
  * ones (the kernel derives those from the addresses), re-targeted to the tap. The tap stays
- * after the calling process exits; its carrier is up only while a process has it open
- * (pl_nl_tuntap_open), so the kernel's fe80::/64 route only appears then.
+ * after the calling process exits. Its carrier is up only while a process has it open
+ * (pl_nl_tuntap_open), so its link-local address and fe80::/64 route appear only then (the
+ * kernel adds them from a work queue, a moment after the open); from then on a snapshot of the
+ * tap equals st but for ifindex.
  * Returns 0, -EEXIST (a link named st->name exists), -EINVAL or -errno; on error the tap is
  * deleted again. */
 int pl_nl_host_tap_create(const struct pl_nl_link_state *st);
@@ -150,12 +158,13 @@ int pl_nl_link_delete(const char *name);
 
 /* In the network namespace at netns_path (/var/run/netns/X, /proc/PID/ns/net, ...): creates a
  * persistent TUN (IFF_TUN | IFF_NO_PI) named ifname with MTU mtu (68..65535), the n_addrs
- * addresses (IPv6 ones always IFA_F_NODAD; usually /32 and /128), sets it up and adds the
+ * addresses (usually /32 and /128; flags within PL_NL_ADDR_FLAGS, IPv6 ones always get
+ * IFA_F_NODAD; scope as given -- 0 is global), sets it up and adds the
  * default routes: for gw4 (e.g. "169.254.1.1") a scope-link /32 route to the gateway, then
  * "default via gw4"; for gw6 (e.g. "fe80::1") "default via gw6". gw4/gw6 may be NULL.
  * Uses setns() in the calling thread and always returns it to its original netns.
- * Returns 0, -EEXIST (ifname exists there), -EINVAL, -ENOENT (no netns_path) or -errno
- * (the tun is deleted again on error). */
+ * Returns 0, -EEXIST (ifname, or a route with the same key, exists there), -EINVAL, -ENOENT
+ * (no netns_path) or -errno (the tun is deleted again on error). */
 int pl_nl_pod_tun_create(const char *netns_path, const char *ifname, uint32_t mtu,
 	const struct pl_nl_addr *addrs, unsigned int n_addrs, const char *gw4, const char *gw6);
 
