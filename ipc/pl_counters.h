@@ -14,7 +14,11 @@
 	X(MALFORMED, "malformed", "Malformed or truncated header")                            \
 	X(TTL_EXCEEDED, "ttl_exceeded", "IPv4 TTL or IPv6 hop limit expired")                 \
 	X(UNSUPPORTED, "unsupported", "Protocol or frame type not handled")                   \
-	X(RECLAIMED, "reclaimed", "Held by a process that died; reclaimed by the supervisor")
+	X(RECLAIMED, "reclaimed", "Held by a process that died; reclaimed by the supervisor") \
+	X(NO_ROUTE, "no_route", "No route to the destination")                                \
+	X(BLACKHOLE, "blackhole", "Route to a blackhole (drop) adjacency")                    \
+	X(TOO_BIG, "too_big", "Larger than the output MTU and not fragmentable")              \
+	X(ICMP_RATE, "icmp_rate", "Dropped without the ICMP error it called for: rate limit")
 
 enum pl_drop_reason {
 #define PL_X(sym, name, help) PL_DROP_##sym,
@@ -41,18 +45,23 @@ enum pl_drop_reason {
 	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts") \
 	X(OUTPUT_STALLS, "output_stalls", "Bursts that found the output ring full and waited")
 
-#define PL_IOWORKER_COUNTERS(X)                                                                \
-	X(RX_PACKETS, "rx_packets", "Packets received from all ports into the pipeline")       \
-	X(TX_PACKETS, "tx_packets", "Packets transmitted from the pipeline")                   \
-	X(DROP_NONE, "drop_none", "Unused (a packet freed without a reason)")                  \
-	X(DROP_RING_FULL, "drop_ring_full",                                                    \
-		"Dropped: pipeline ring full (next stage slow or restarting)")                 \
-	X(DROP_MALFORMED, "drop_malformed", "Dropped: malformed or truncated header")          \
-	X(DROP_TTL_EXCEEDED, "drop_ttl_exceeded", "Dropped: TTL or hop limit expired")         \
-	X(DROP_UNSUPPORTED, "drop_unsupported", "Dropped: protocol or frame type not handled") \
-	X(DROP_RECLAIMED, "drop_reclaimed", "Dropped: held by a process that died, reclaimed") \
-	X(BURSTS, "bursts", "Non-empty bursts processed")                                      \
-	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                    \
+#define PL_IOWORKER_COUNTERS(X)                                                                  \
+	X(RX_PACKETS, "rx_packets", "Packets received from all ports into the pipeline")         \
+	X(TX_PACKETS, "tx_packets", "Packets transmitted from the pipeline")                     \
+	X(DROP_NONE, "drop_none", "Unused (a packet freed without a reason)")                    \
+	X(DROP_RING_FULL, "drop_ring_full",                                                      \
+		"Dropped: pipeline ring full (next stage slow or restarting)")                   \
+	X(DROP_MALFORMED, "drop_malformed", "Dropped: malformed or truncated header")            \
+	X(DROP_TTL_EXCEEDED, "drop_ttl_exceeded", "Dropped: TTL or hop limit expired")           \
+	X(DROP_UNSUPPORTED, "drop_unsupported", "Dropped: protocol or frame type not handled")   \
+	X(DROP_RECLAIMED, "drop_reclaimed", "Dropped: held by a process that died, reclaimed")   \
+	X(DROP_NO_ROUTE, "drop_no_route", "Dropped: no route to the destination")                \
+	X(DROP_BLACKHOLE, "drop_blackhole", "Dropped: route to a blackhole")                     \
+	X(DROP_TOO_BIG, "drop_too_big", "Dropped: larger than the output MTU, not fragmentable") \
+	X(DROP_ICMP_RATE, "drop_icmp_rate",                                                      \
+		"Dropped without the ICMP error it called for (rate limit)")                     \
+	X(BURSTS, "bursts", "Non-empty bursts processed")                                        \
+	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                      \
 	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")
 
 #define PL_SUPERVISOR_COUNTERS(X)                                                                  \

@@ -106,14 +106,20 @@ int pl_stage_run(struct pl_service *s, struct pl_dp *dp, const struct pl_stage_d
 			memset(local, 0, sizeof(local));
 		}
 		if (pl_idle_poll(&idle, work, t1)) {
+			zmq_pollitem_t items[8];
+			int k = def->poll_items ? def->poll_items(def->ctx, items, 8) : 0;
 			pl_service_set_sleeping(s, true);
 			if (held)
-				pl_service_sleep(s, STALL_SLEEP_MS, NULL, 0);
+				pl_service_sleep(s, STALL_SLEEP_MS, items, k);
 			else if (rte_ring_count(in) == 0)
-				pl_service_sleep(s, -1, NULL, 0);
+				pl_service_sleep(s, -1, items, k);
 			pl_service_set_sleeping(s, false);
 			idle.empty = 0;
+			if (def->housekeeping)
+				def->housekeeping(def->ctx, pl_now_ms());
 		}
+		if (def->housekeeping && t1 >= idle.next_hk)
+			def->housekeeping(def->ctx, pl_now_ms());
 		pl_idle_housekeeping(&idle, s, t1);
 	}
 	/* Packets still held stay tagged with this process: the supervisor reclaims them. */
@@ -146,8 +152,17 @@ int pl_stage_main(int argc, char **argv, enum pl_svc_id id, const char *summary,
 		PL_ERR("main", "cannot find the shared pool and rings: %s", strerror(-rc));
 		goto out_eal;
 	}
+	if (def->init) {
+		rc = def->init(def->ctx, &s, &dp);
+		if (rc < 0) {
+			PL_ERR("main", "cannot start the stage: %s", strerror(-rc));
+			goto out_eal;
+		}
+	}
 	pl_service_ready(&s, "forwarding");
 	rc = pl_stage_run(&s, &dp, def);
+	if (def->fini)
+		def->fini(def->ctx);
 out_eal:
 	rte_eal_cleanup();
 out:

@@ -26,6 +26,11 @@ struct pl_stage_def {
 	enum pl_ring_id out;
 	pl_stage_fn *fn;
 	void *ctx;
+	/* Optional control side of the stage, all called from its one thread. */
+	int (*init)(void *ctx, struct pl_service *s, struct pl_dp *dp); /* after attach */
+	void (*fini)(void *ctx);
+	void (*housekeeping)(void *ctx, uint64_t now_ms);        /* about every ms */
+	int (*poll_items)(void *ctx, zmq_pollitem_t *items, int max); /* woken by these too */
 };
 
 /* Runs until the service is asked to stop. 0 or -errno. */

@@ -47,6 +47,8 @@ static void usage(FILE *out)
 		"Commands every service answers: list-commands, version, log/set [MODULE] LEVEL,\n"
 		"log/show, counters/show [NAME]. `podlanectl -s SERVICE list-commands` lists the "
 		"rest.\n"
+		"pod add NETNS IFNAME ADDR... / pod del NETNS IFNAME / pods: pod interfaces\n"
+		"(shorthands for -s cni-server pod/add, pod/del, pods/show).\n"
 		"bus-dump [PRODUCER]: sync with a state-bus producer (default supervisor) and\n"
 		"print the objects it asserts, as JSON.\n"
 		"status: every service's state, restarts and whether its admin socket answers;\n"
@@ -292,6 +294,19 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		run_dir = cfg.run_dir;
+	}
+	/* Shorthands: `pod add|del ...` and `pods` go to cni-server. */
+	char pod_cmd[16];
+	if (optind + 1 < argc && strcmp(argv[optind], "pod") == 0 &&
+		(strcmp(argv[optind + 1], "add") == 0 || strcmp(argv[optind + 1], "del") == 0)) {
+		snprintf(pod_cmd, sizeof(pod_cmd), "pod/%s", argv[optind + 1]);
+		optind++;
+		argv[optind] = pod_cmd;
+		svc = "cni-server";
+	} else if (optind + 1 == argc && strcmp(argv[optind], "pods") == 0) {
+		snprintf(pod_cmd, sizeof(pod_cmd), "pods/show");
+		argv[optind] = pod_cmd;
+		svc = "cni-server";
 	}
 	int nargs = argc - optind;
 	if (nargs > PL_ADMIN_MAX_ARGS) {

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -23,9 +24,9 @@
 #include <rte_random.h>
 
 #define NIL PL_ROUTES_NIL
-#define LPM4_MIN_TBL8S 256
-#define LPM6_MIN_TBL8S 256
-#define LPM6_MAX_TBL8S 65536
+#define LPM4_MIN_TBL8S 256u
+#define LPM6_MIN_TBL8S 256u
+#define LPM6_MAX_TBL8S 65536u
 #define BULK_CHUNK 64
 
 /* Identifies this process's code layout. rte_lpm6 keeps its rules in an rte_hash that stores
@@ -55,9 +56,15 @@ static void mask_prefix(int fi, const uint8_t *in, uint8_t len, uint8_t out[16])
 	memset(out + full, 0, 16 - full);
 }
 
+/* Keys are hashed as words copied out with memcpy: rte_jhash() reads its key through a
+ * uint32_t pointer, which breaks strict aliasing on byte arrays and structs of bytes (at -O2
+ * the hash then reads stale values). */
 static uint32_t route_bucket(int family, const uint8_t *prefix, uint8_t len)
 {
-	return rte_jhash(prefix, 16, ((uint32_t)family << 8) | len) & (PL_ROUTES_BUCKETS - 1);
+	uint32_t w[4];
+	memcpy(w, prefix, sizeof(w));
+	return rte_jhash_32b(w, RTE_DIM(w), ((uint32_t)family << 8) | len) &
+		(PL_ROUTES_BUCKETS - 1);
 }
 
 /* The fields that make two adjacencies the same. */
@@ -68,6 +75,7 @@ struct adj_key {
 	uint32_t mtu;
 	uint8_t nh[16];
 };
+_Static_assert(sizeof(struct adj_key) == 24, "adj_key is hashed as 6 words, no padding");
 
 static void adj_key_of(const struct pl_adj *a, struct adj_key *k)
 {
@@ -81,7 +89,9 @@ static void adj_key_of(const struct pl_adj *a, struct adj_key *k)
 
 static uint32_t adj_bucket(const struct adj_key *k)
 {
-	return rte_jhash(k, sizeof(*k), 0) & (PL_ADJ_BUCKETS - 1);
+	uint32_t w[sizeof(*k) / sizeof(uint32_t)];
+	memcpy(w, k, sizeof(w));
+	return rte_jhash_32b(w, RTE_DIM(w), 0) & (PL_ADJ_BUCKETS - 1);
 }
 
 /* Validates *in and normalises it into *out (no next hop unless VIA; IPv4 in 4 bytes). */
@@ -206,8 +216,8 @@ static void adj_put(struct router_fib *f, uint32_t idx)
 
 /* Route registry */
 
-static uint32_t route_find(const struct pl_route_table *rt, int family, const uint8_t *prefix,
-	uint8_t len)
+static uint32_t route_find(
+	const struct pl_route_table *rt, int family, const uint8_t *prefix, uint8_t len)
 {
 	for (uint32_t i = rt->bucket[route_bucket(family, prefix, len)]; i != NIL;
 		i = rt->route[i].next) {
@@ -383,8 +393,8 @@ static void adj_init(struct pl_adj_table *at)
 	__atomic_store_n(&at->magic, PL_ADJ_MAGIC, __ATOMIC_SEQ_CST);
 }
 
-/* Finishes or undoes the change a dead router was in the middle of, in the LPM it touched. */
-static void recover_pending(struct router_fib *f, bool skip6)
+/* Finishes the change a dead router was in the middle of, in the LPM it touched. */
+static void recover_pending(struct router_fib *f, bool lpm6_usable)
 {
 	struct pl_route_table *rt = f->routes;
 	uint32_t op = rt->pending_op;
@@ -393,16 +403,20 @@ static void recover_pending(struct router_fib *f, bool skip6)
 		goto done;
 	struct pl_route *r = &rt->route[slot];
 	int fi = fam_index(r->family);
-	if (fi < 0 || r->len > max_len(fi) || (fi == 1 && skip6))
+	if (fi < 0 || r->len > max_len(fi)) {
+		r->in_use = 0;
 		goto done;
-	if (op == PL_ROUTES_OP_ADD && r->in_use) {
-		/* Redo: rte_lpm_add of an existing rule rewrites its entries. */
-		if (lpm_install(f, r) < 0)
+	}
+	bool lpm_ok = fi == 0 || lpm6_usable;
+	if (op == PL_ROUTES_OP_ADD) {
+		/* Redo: adding an existing rule rewrites its entries. A slot not in use yet may hold
+		 * a half-written key: it never reached the LPM, leave the LPM alone. */
+		if (r->in_use && lpm_ok && lpm_install(f, r) < 0)
 			r->in_use = 0;
-	} else if (op == PL_ROUTES_OP_DEL || op == PL_ROUTES_OP_ADD) {
-		/* Redo the delete; adding first makes it complete even if the rule had already left
-		 * the LPM's rule table but not all of its entries. */
-		if (r->len > 0 || op == PL_ROUTES_OP_DEL) {
+	} else if (op == PL_ROUTES_OP_DEL) {
+		/* Redo the delete. Adding first completes it even if the rule had left the LPM's
+		 * rule table but not all of its entries. */
+		if (lpm_ok) {
 			lpm_install(f, r);
 			lpm_remove(f, r);
 		}
@@ -414,7 +428,7 @@ done:
 
 /* Rebuilds hash chains, free list, counts, default routes and adjacency references from the
  * route slots; frees unreferenced adjacencies and forgets routes to missing ones. */
-static void reindex(struct router_fib *f)
+static void reindex(struct router_fib *f, bool lpm6_usable)
 {
 	struct pl_route_table *rt = f->routes;
 	struct pl_adj *adj = f->adj->adj;
@@ -440,7 +454,7 @@ static void reindex(struct router_fib *f)
 		int fi = fam_index(r->family);
 		if (r->in_use && (fi < 0 || r->len > max_len(fi) || r->adj == PL_ADJ_INVALID ||
 					 r->adj >= PL_ADJ_MAX || adj[r->adj].kind == PL_ADJ_NONE)) {
-			if (fi >= 0 && r->len <= max_len(fi))
+			if (fi >= 0 && r->len <= max_len(fi) && (fi == 0 || lpm6_usable))
 				lpm_remove(f, r);
 			r->in_use = 0;
 		}
@@ -532,9 +546,9 @@ int router_fib_open(struct router_fib *f, uint32_t max_routes)
 		if (!fresh6 && !rebuild6)
 			rte_lpm6_delete_all(f->lpm6);
 	} else {
-		recover_pending(f, fresh6 || rebuild6);
+		recover_pending(f, !fresh6 && !rebuild6);
 	}
-	reindex(f);
+	reindex(f, !rebuild6);
 	if (!reset && (fresh4 || !rt->lpm_complete[0]))
 		lpm_install_all(f, 0);
 	if (rebuild6) {
@@ -553,7 +567,7 @@ int router_fib_open(struct router_fib *f, uint32_t max_routes)
 		lpm_install_all(f, 1);
 	rt->lpm6_owner = proc_token;
 	rt->lpm_complete[0] = rt->lpm_complete[1] = 1;
-	reindex(f); /* routes that no longer fit have left */
+	reindex(f, true); /* routes that no longer fit have left */
 	gen_bump(f);
 	return 0;
 fail:

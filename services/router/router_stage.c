@@ -1,37 +1,35 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* router's burst function. Checks IPv4 headers (version, IHL, total length against the frame,
- * header checksum) and IPv6 (payload length); decrements TTL with an incremental checksum
- * update (RFC 1624) or the hop limit; marks what fails with a drop reason. */
+ * header checksum) and IPv6 (version, payload length), then routes: a FIB lookup gives the
+ * adjacency, which names the tx interface (and the next hop io-worker resolves). Forwarded
+ * packets lose one TTL / hop (RFC 1624 incremental checksum); packets to or from the host tap
+ * are the host's own and keep theirs. Expired TTL, no route and too big for the egress MTU
+ * (with DF; IPv6 always) turn the packet into the ICMP error that reports it, sent back the
+ * way it came, rate-limited (router.icmp_rate); otherwise it is marked dropped. Packets of the
+ * synthetic port (tests, benchmarks) are only checked and TTL-decremented, not routed. */
 #include "router_stage.h"
 
 #include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_ether.h>
+#include <rte_icmp.h>
 #include <rte_ip.h>
 #include <rte_prefetch.h>
 
-#define PREFETCH_AHEAD 4
+#include "router.h"
 
-static void ipv4(struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint32_t l3_len, uint64_t *counters)
+#define PREFETCH_AHEAD 4
+#define ICMP4_TIME_EXCEEDED 11
+#define ICMP4_UNREACH 3
+#define ICMP4_UNREACH_NET 0
+#define ICMP4_UNREACH_FRAG 4
+#define ICMP6_UNREACH 1
+#define ICMP6_UNREACH_NOROUTE 0
+#define ICMP6_TOO_BIG 2
+#define ICMP6_TIME_EXCEEDED 3
+
+static void ttl_dec4(struct rte_ipv4_hdr *ip)
 {
-	if (l3_len < sizeof(*ip)) {
-		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
-		return;
-	}
-	uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
-	uint32_t total = rte_be_to_cpu_16(ip->total_length);
-	if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(*ip) || ihl > l3_len || total < ihl ||
-		total > l3_len) {
-		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
-		return;
-	}
-	if (rte_raw_cksum(ip, ihl) != 0xffff) {
-		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
-		return;
-	}
-	if (ip->time_to_live <= 1) {
-		pl_stage_drop(m, PL_DROP_TTL_EXCEEDED, counters);
-		return;
-	}
 	ip->time_to_live--;
 	/* RFC 1624: HC' = HC + 0x0100 (TTL is the high byte of its 16-bit word). */
 	uint32_t sum = (uint32_t)rte_be_to_cpu_16(ip->hdr_checksum) + 0x0100;
@@ -39,23 +37,143 @@ static void ipv4(struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint32_t l3_len, u
 	ip->hdr_checksum = rte_cpu_to_be_16((uint16_t)sum);
 }
 
-static void ipv6(struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint32_t l3_len, uint64_t *counters)
+/* Points the packet at adjacency idx. false if there is none. */
+static bool use_adj(struct router *r, struct rte_mbuf *m, uint32_t idx)
 {
+	const struct pl_adj *a = router_fib_adj(&r->fib, idx);
+	if (!a || a->kind == PL_ADJ_DROP)
+		return false;
+	pl_meta(m)->tx_if = a->tx_if;
+	pl_meta(m)->nh_index = idx;
+	return true;
+}
+
+/* Turns m into an ICMP error about itself and routes it back to its source. */
+static void icmp_back(struct router *r, struct rte_mbuf *m, bool v6, uint8_t type, uint8_t code,
+	uint32_t info, enum pl_drop_reason reason, uint64_t *counters)
+{
+	uint32_t idx;
+	int rc = -EPERM;
+	if (r && (v6 ? r->have_src6 : r->have_src4) &&
+		router_icmp_rl_allow(&r->icmp_rl, rte_rdtsc()))
+		rc = v6 ? router_icmp6_error(m, type, code, info, r->src6)
+			: router_icmp4_error(m, type, code, info, r->src4);
+	if (rc == 0) {
+		struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+		if (v6)
+			rc = router_fib_lookup6(
+				&r->fib, ((struct rte_ipv6_hdr *)(eth + 1))->dst_addr, &idx);
+		else
+			rc = router_fib_lookup4(
+				&r->fib, ((struct rte_ipv4_hdr *)(eth + 1))->dst_addr, &idx);
+		if (rc == 0 && use_adj(r, m, idx)) {
+			counters[PL_STAGE_MARKED_DROP] += 0;
+			return;
+		}
+	}
+	pl_stage_drop(m, reason, counters);
+}
+
+static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint32_t l3_len,
+	uint64_t *counters)
+{
+	struct pl_pkt_meta *meta = pl_meta(m);
+	if (l3_len < sizeof(*ip)) {
+		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
+		return;
+	}
+	uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
+	uint32_t total = rte_be_to_cpu_16(ip->total_length);
+	if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(*ip) || ihl > l3_len || total < ihl ||
+		total > l3_len || rte_raw_cksum(ip, ihl) != 0xffff) {
+		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
+		return;
+	}
+	/* Ethernet padding of short frames is not part of the packet. */
+	if (total < l3_len)
+		rte_pktmbuf_trim(m, (uint16_t)(l3_len - total));
+	if (meta->rx_if == PL_IF_SYNTH || !r) {
+		if (ip->time_to_live <= 1)
+			pl_stage_drop(m, PL_DROP_TTL_EXCEEDED, counters);
+		else
+			ttl_dec4(ip);
+		return;
+	}
+	uint32_t idx;
+	if (router_fib_lookup4(&r->fib, ip->dst_addr, &idx) < 0 || !router_fib_adj(&r->fib, idx)) {
+		icmp_back(r, m, false, ICMP4_UNREACH, ICMP4_UNREACH_NET, 0, PL_DROP_NO_ROUTE,
+			counters);
+		return;
+	}
+	const struct pl_adj *a = router_fib_adj(&r->fib, idx);
+	bool forward = a->kind != PL_ADJ_LOCAL && meta->rx_if != PL_IF_HOST;
+	if (forward && ip->time_to_live <= 1) {
+		icmp_back(r, m, false, ICMP4_TIME_EXCEEDED, 0, 0, PL_DROP_TTL_EXCEEDED, counters);
+		return;
+	}
+	if (a->mtu && total > a->mtu) {
+		if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG))
+			icmp_back(r, m, false, ICMP4_UNREACH, ICMP4_UNREACH_FRAG, a->mtu,
+				PL_DROP_TOO_BIG, counters);
+		else /* fragmentation is not done here */
+			pl_stage_drop(m, PL_DROP_TOO_BIG, counters);
+		return;
+	}
+	if (forward)
+		ttl_dec4(ip);
+	if (!use_adj(r, m, idx))
+		pl_stage_drop(m, PL_DROP_NO_ROUTE, counters);
+}
+
+static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint32_t l3_len,
+	uint64_t *counters)
+{
+	struct pl_pkt_meta *meta = pl_meta(m);
 	if (l3_len < sizeof(*ip) || (rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6 ||
 		rte_be_to_cpu_16(ip->payload_len) > l3_len - sizeof(*ip)) {
 		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
 		return;
 	}
-	if (ip->hop_limits <= 1) {
-		pl_stage_drop(m, PL_DROP_TTL_EXCEEDED, counters);
+	uint32_t total = sizeof(*ip) + rte_be_to_cpu_16(ip->payload_len);
+	if (total < l3_len)
+		rte_pktmbuf_trim(m, (uint16_t)(l3_len - total));
+	if (meta->rx_if == PL_IF_SYNTH || !r) {
+		if (ip->hop_limits <= 1)
+			pl_stage_drop(m, PL_DROP_TTL_EXCEEDED, counters);
+		else
+			ip->hop_limits--;
 		return;
 	}
-	ip->hop_limits--;
+	/* Link-local destinations never leave their link. */
+	if (ip->dst_addr[0] == 0xfe && (ip->dst_addr[1] & 0xc0) == 0x80) {
+		pl_stage_drop(m, PL_DROP_NO_ROUTE, counters);
+		return;
+	}
+	uint32_t idx;
+	if (router_fib_lookup6(&r->fib, ip->dst_addr, &idx) < 0 || !router_fib_adj(&r->fib, idx)) {
+		icmp_back(r, m, true, ICMP6_UNREACH, ICMP6_UNREACH_NOROUTE, 0, PL_DROP_NO_ROUTE,
+			counters);
+		return;
+	}
+	const struct pl_adj *a = router_fib_adj(&r->fib, idx);
+	bool forward = a->kind != PL_ADJ_LOCAL && meta->rx_if != PL_IF_HOST;
+	if (forward && ip->hop_limits <= 1) {
+		icmp_back(r, m, true, ICMP6_TIME_EXCEEDED, 0, 0, PL_DROP_TTL_EXCEEDED, counters);
+		return;
+	}
+	if (a->mtu && total > a->mtu) {
+		icmp_back(r, m, true, ICMP6_TOO_BIG, 0, a->mtu, PL_DROP_TOO_BIG, counters);
+		return;
+	}
+	if (forward)
+		ip->hop_limits--;
+	if (!use_adj(r, m, idx))
+		pl_stage_drop(m, PL_DROP_NO_ROUTE, counters);
 }
 
 void router_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *counters)
 {
-	(void)ctx;
+	struct router *r = ctx;
 	for (unsigned int i = 0; i < n && i < PREFETCH_AHEAD; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (unsigned int i = 0; i < n; i++) {
@@ -72,10 +190,10 @@ void router_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *c
 		uint32_t l3_len = rte_pktmbuf_data_len(m) - (uint32_t)sizeof(*eth);
 		switch (eth->ether_type) {
 		case RTE_BE16(RTE_ETHER_TYPE_IPV4):
-			ipv4(m, (struct rte_ipv4_hdr *)(eth + 1), l3_len, counters);
+			ipv4(r, m, (struct rte_ipv4_hdr *)(eth + 1), l3_len, counters);
 			break;
 		case RTE_BE16(RTE_ETHER_TYPE_IPV6):
-			ipv6(m, (struct rte_ipv6_hdr *)(eth + 1), l3_len, counters);
+			ipv6(r, m, (struct rte_ipv6_hdr *)(eth + 1), l3_len, counters);
 			break;
 		default:
 			pl_stage_drop(m, PL_DROP_UNSUPPORTED, counters);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,38 @@ static int find_bin_dir(struct supervisor *sv)
 	exe[n] = '\0';
 	snprintf(sv->bin_dir, sizeof(sv->bin_dir), "%s", dirname(exe));
 	return 0;
+}
+
+/* On a fatal signal the supervisor replaces itself with `podlane-supervisor --restore`: execve
+ * is async-signal-safe, and the restoring image stops the services and puts the uplink back. */
+static char restore_exe[PL_CONFIG_STR_SIZE];
+static char *restore_argv[8];
+
+static void on_fatal(int sig)
+{
+	execv(restore_exe, restore_argv);
+	_exit(128 + sig);
+}
+
+static void arm_fatal_restore(struct supervisor *sv)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	int n = 0;
+	ssize_t len = readlink("/proc/self/exe", restore_exe, sizeof(restore_exe) - 1);
+	if (len <= 0)
+		return;
+	restore_exe[len] = '\0';
+	restore_argv[n++] = restore_exe;
+	if (sv->config_arg) {
+		restore_argv[n++] = "-c";
+		restore_argv[n++] = (char *)sv->config_arg;
+	}
+	restore_argv[n++] = "--restore";
+	restore_argv[n] = NULL;
+	struct sigaction sa = { .sa_handler = on_fatal, .sa_flags = SA_RESETHAND | SA_NODEFER };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }
 
 static bool all_ready(const struct supervisor *sv)
@@ -110,6 +143,9 @@ int main(int argc, char **argv)
 	if (rc != 0)
 		return rc > 0 ? 0 : 1;
 	if (restore) {
+		/* After a crash the services may still run (an exec'ed supervisor is still their
+		 * parent): stop them before the uplink goes back to the kernel. */
+		children_reap_stale(sv.s.cfg.run_dir);
 		rc = uplink_restore_from_file(&sv.s.cfg);
 		if (rc == 0)
 			PL_INFO("uplink", "nothing to restore: no %s", sv.s.cfg.uplink.state_file);
@@ -159,6 +195,7 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		goto out_eal;
 	}
+	arm_fatal_restore(&sv);
 	rc = uplink_start(&sv);
 	if (rc < 0)
 		goto out_eal;
