@@ -18,7 +18,10 @@
 	X(NO_ROUTE, "no_route", "No route to the destination")                                \
 	X(BLACKHOLE, "blackhole", "Route to a blackhole (drop) adjacency")                    \
 	X(TOO_BIG, "too_big", "Larger than the output MTU and not fragmentable")              \
-	X(ICMP_RATE, "icmp_rate", "Dropped without the ICMP error it called for: rate limit")
+	X(ICMP_RATE, "icmp_rate", "Dropped without the ICMP error it called for: rate limit") \
+	X(NO_NEIGHBOR, "no_neighbor", "Next hop unresolved (ARP/ND) or too many packets waiting") \
+	X(NO_PORT, "no_port", "Output interface not open")                                    \
+	X(TX_ERROR, "tx_error", "The kernel refused the frame on output")
 
 enum pl_drop_reason {
 #define PL_X(sym, name, help) PL_DROP_##sym,
@@ -60,9 +63,16 @@ enum pl_drop_reason {
 	X(DROP_TOO_BIG, "drop_too_big", "Dropped: larger than the output MTU, not fragmentable") \
 	X(DROP_ICMP_RATE, "drop_icmp_rate",                                                      \
 		"Dropped without the ICMP error it called for (rate limit)")                     \
+	X(DROP_NO_NEIGHBOR, "drop_no_neighbor",                                                  \
+		"Dropped: next hop unresolved (ARP/ND) or too many packets waiting")             \
+	X(DROP_NO_PORT, "drop_no_port", "Dropped: output interface not open")                    \
+	X(DROP_TX_ERROR, "drop_tx_error", "Dropped: the kernel refused the frame on output")     \
 	X(BURSTS, "bursts", "Non-empty bursts processed")                                        \
 	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                      \
-	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")
+	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")      \
+	X(L2_HANDLED, "l2_handled", "Frames handled in io-worker: ARP, neighbour discovery")     \
+	X(RX_NOT_FOR_US, "rx_not_for_us", "Frames received for another MAC address (dropped)")  \
+	X(RX_OVERSIZE, "rx_oversize", "Frames larger than a packet buffer (dropped)")
 
 #define PL_SUPERVISOR_COUNTERS(X)                                                                  \
 	X(CHILD_EXITS, "child_exits", "Service processes that exited")                             \

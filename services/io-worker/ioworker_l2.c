@@ -83,7 +83,7 @@ static void learn(
 
 static void count_l2(struct ioworker *w, struct rte_mbuf *m)
 {
-	w->l2_local++;
+	w->local[PL_IOW_L2_HANDLED]++;
 	rte_pktmbuf_free(m);
 }
 
@@ -276,7 +276,7 @@ bool ioworker_l2_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, u
 		return false; /* router marks it malformed */
 	if (p->index == PL_IF_UPLINK && rte_is_unicast_ether_addr(&eth->dst_addr) &&
 		memcmp(eth->dst_addr.addr_bytes, w->uplink.mac, 6) != 0) {
-		w->not_for_us++;
+		w->local[PL_IOW_RX_NOT_FOR_US]++;
 		rte_pktmbuf_free(m);
 		return true;
 	}
@@ -365,7 +365,7 @@ static void tx_and_free(struct ioworker *w, struct port *p, struct rte_mbuf *m)
 	if (port_tx(p, m) == 0)
 		w->local[PL_IOW_TX_PACKETS]++;
 	else
-		w->local[PL_IOW_DROP(PL_DROP_UNSUPPORTED)]++;
+		w->local[PL_IOW_DROP(PL_DROP_TX_ERROR)]++;
 	rte_pktmbuf_free(m);
 }
 
@@ -408,8 +408,7 @@ static void output_uplink(struct ioworker *w, struct port *up, struct rte_mbuf *
 	memcpy(eth->src_addr.addr_bytes, w->uplink.mac, 6);
 	struct neigh_entry *e = neigh_get(&w->neigh, family, target, now_ms);
 	if (!e) {
-		w->neigh_drops++;
-		drop(w, m, PL_DROP_UNSUPPORTED);
+		drop(w, m, PL_DROP_NO_NEIGHBOR);
 		return;
 	}
 	if (neigh_should_probe(&w->neigh, e, now_ms)) {
@@ -422,8 +421,7 @@ static void output_uplink(struct ioworker *w, struct port *up, struct rte_mbuf *
 		memcpy(eth->dst_addr.addr_bytes, e->mac, 6);
 		tx_and_free(w, up, m);
 	} else if (!neigh_hold(&w->neigh, e, m)) {
-		w->neigh_drops++;
-		drop(w, m, PL_DROP_UNSUPPORTED);
+		drop(w, m, PL_DROP_NO_NEIGHBOR);
 	}
 }
 
@@ -437,7 +435,7 @@ void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms)
 		return;
 	}
 	if (!p) {
-		drop(w, m, PL_DROP_UNSUPPORTED);
+		drop(w, m, PL_DROP_NO_PORT);
 		return;
 	}
 	if (p->kind == PORT_AF_PACKET) {
@@ -457,6 +455,5 @@ void ioworker_l2_housekeeping(struct ioworker *w, uint64_t now_ms)
 	struct rte_mbuf *dropped[256];
 	unsigned int n = neigh_age(&w->neigh, now_ms, dropped, RTE_DIM(dropped));
 	for (unsigned int i = 0; i < n; i++)
-		drop(w, dropped[i], PL_DROP_UNSUPPORTED);
-	w->neigh_drops += n;
+		drop(w, dropped[i], PL_DROP_NO_NEIGHBOR);
 }

@@ -102,7 +102,9 @@ static unsigned int receive(struct ioworker *w, struct port *p, unsigned int bur
 	/* Leave frames in the kernel while the pipeline is full: its queues are the buffer. */
 	if (room == 0)
 		return 0;
+	uint64_t oversize = p->truncated;
 	unsigned int n = port_rx(p, w->dp.pool, pkts, burst < room ? burst : room, &alloc_fail);
+	w->local[PL_IOW_RX_OVERSIZE] += p->truncated - oversize;
 	if (alloc_fail)
 		w->local[PL_IOW_ALLOC_FAILS]++;
 	unsigned int k = 0;

@@ -64,7 +64,7 @@ static uint32_t route_bucket(int family, const uint8_t *prefix, uint8_t len)
 	uint32_t w[4];
 	memcpy(w, prefix, sizeof(w));
 	return rte_jhash_32b(w, RTE_DIM(w), ((uint32_t)family << 8) | len) &
-		(PL_ROUTES_BUCKETS - 1);
+	       (PL_ROUTES_BUCKETS - 1);
 }
 
 /* The fields that make two adjacencies the same. */

@@ -66,10 +66,8 @@ static void icmp_back(struct router *r, struct rte_mbuf *m, bool v6, uint8_t typ
 		else
 			rc = router_fib_lookup4(
 				&r->fib, ((struct rte_ipv4_hdr *)(eth + 1))->dst_addr, &idx);
-		if (rc == 0 && use_adj(r, m, idx)) {
-			counters[PL_STAGE_MARKED_DROP] += 0;
+		if (rc == 0 && use_adj(r, m, idx))
 			return;
-		}
 	}
 	pl_stage_drop(m, reason, counters);
 }
@@ -122,7 +120,7 @@ static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, 
 	if (forward)
 		ttl_dec4(ip);
 	if (!use_adj(r, m, idx))
-		pl_stage_drop(m, PL_DROP_NO_ROUTE, counters);
+		pl_stage_drop(m, PL_DROP_BLACKHOLE, counters);
 }
 
 static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint32_t l3_len,
@@ -168,7 +166,7 @@ static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, 
 	if (forward)
 		ip->hop_limits--;
 	if (!use_adj(r, m, idx))
-		pl_stage_drop(m, PL_DROP_NO_ROUTE, counters);
+		pl_stage_drop(m, PL_DROP_BLACKHOLE, counters);
 }
 
 void router_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *counters)
