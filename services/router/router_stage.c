@@ -9,6 +9,8 @@
  * synthetic port (tests, benchmarks) are only checked and TTL-decremented, not routed. */
 #include "router_stage.h"
 
+#include <netinet/in.h>
+
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
 #include <rte_ether.h>
@@ -123,6 +125,47 @@ static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, 
 		pl_stage_drop(m, PL_DROP_BLACKHOLE, counters);
 }
 
+#define IPV6_MAX_EXT_HEADERS 8
+
+/* Walks the extension-header chain: every header within the payload, hop-by-hop options only
+ * first, at most IPV6_MAX_EXT_HEADERS. false if the chain is malformed. */
+static bool ipv6_ext_ok(const struct rte_ipv6_hdr *ip, uint32_t payload)
+{
+	const uint8_t *p = (const uint8_t *)(ip + 1);
+	uint8_t nh = ip->proto;
+	uint32_t off = 0;
+	for (int n = 0;; n++) {
+		uint32_t len;
+		switch (nh) {
+		case IPPROTO_HOPOPTS:
+			if (n != 0)
+				return false;
+			/* fall through */
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+		case 135: /* mobility */
+			if (off + 2 > payload)
+				return false;
+			len = ((uint32_t)p[off + 1] + 1) * 8;
+			break;
+		case IPPROTO_FRAGMENT:
+			len = 8;
+			break;
+		case IPPROTO_AH:
+			if (off + 2 > payload)
+				return false;
+			len = ((uint32_t)p[off + 1] + 2) * 4;
+			break;
+		default:
+			return true; /* an upper layer, or no next header */
+		}
+		if (n >= IPV6_MAX_EXT_HEADERS || off + len > payload)
+			return false;
+		nh = p[off];
+		off += len;
+	}
+}
+
 static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint32_t l3_len,
 	uint64_t *counters)
 {
@@ -133,6 +176,10 @@ static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, 
 		return;
 	}
 	uint32_t total = sizeof(*ip) + rte_be_to_cpu_16(ip->payload_len);
+	if (!ipv6_ext_ok(ip, total - (uint32_t)sizeof(*ip))) {
+		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
+		return;
+	}
 	if (total < l3_len)
 		rte_pktmbuf_trim(m, (uint16_t)(l3_len - total));
 	if (meta->rx_if == PL_IF_SYNTH || !r) {
