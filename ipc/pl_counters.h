@@ -8,19 +8,19 @@
 
 /* Why io-worker freed a packet instead of transmitting it. Stages mark the reason in the
  * packet's metadata; io-worker, the only freer, counts it. */
-#define PL_DROP_REASONS(X)                                                                    \
-	X(NONE, "none", "Not dropped")                                                        \
-	X(RING_FULL, "ring_full", "Pipeline ring full: the next stage is slow or restarting") \
-	X(MALFORMED, "malformed", "Malformed or truncated header")                            \
-	X(TTL_EXCEEDED, "ttl_exceeded", "IPv4 TTL or IPv6 hop limit expired")                 \
-	X(UNSUPPORTED, "unsupported", "Protocol or frame type not handled")                   \
-	X(RECLAIMED, "reclaimed", "Held by a process that died; reclaimed by the supervisor") \
-	X(NO_ROUTE, "no_route", "No route to the destination")                                \
-	X(BLACKHOLE, "blackhole", "Route to a blackhole (drop) adjacency")                    \
-	X(TOO_BIG, "too_big", "Larger than the output MTU and not fragmentable")              \
-	X(ICMP_RATE, "icmp_rate", "Dropped without the ICMP error it called for: rate limit") \
+#define PL_DROP_REASONS(X)                                                                        \
+	X(NONE, "none", "Not dropped")                                                            \
+	X(RING_FULL, "ring_full", "Pipeline ring full: the next stage is slow or restarting")     \
+	X(MALFORMED, "malformed", "Malformed or truncated header")                                \
+	X(TTL_EXCEEDED, "ttl_exceeded", "IPv4 TTL or IPv6 hop limit expired")                     \
+	X(UNSUPPORTED, "unsupported", "Protocol or frame type not handled")                       \
+	X(RECLAIMED, "reclaimed", "Held by a process that died; reclaimed by the supervisor")     \
+	X(NO_ROUTE, "no_route", "No route to the destination")                                    \
+	X(BLACKHOLE, "blackhole", "Route to a blackhole (drop) adjacency")                        \
+	X(TOO_BIG, "too_big", "Larger than the output MTU and not fragmentable")                  \
+	X(ICMP_RATE, "icmp_rate", "Dropped without the ICMP error it called for: rate limit")     \
 	X(NO_NEIGHBOR, "no_neighbor", "Next hop unresolved (ARP/ND) or too many packets waiting") \
-	X(NO_PORT, "no_port", "Output interface not open")                                    \
+	X(NO_PORT, "no_port", "Output interface not open")                                        \
 	X(TX_ERROR, "tx_error", "The kernel refused the frame on output")
 
 enum pl_drop_reason {
@@ -71,7 +71,7 @@ enum pl_drop_reason {
 	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                      \
 	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")      \
 	X(L2_HANDLED, "l2_handled", "Frames handled in io-worker: ARP, neighbour discovery")     \
-	X(RX_NOT_FOR_US, "rx_not_for_us", "Frames received for another MAC address (dropped)")  \
+	X(RX_NOT_FOR_US, "rx_not_for_us", "Frames received for another MAC address (dropped)")   \
 	X(RX_OVERSIZE, "rx_oversize", "Frames larger than a packet buffer (dropped)")
 
 #define PL_SUPERVISOR_COUNTERS(X)                                                                  \

@@ -29,7 +29,7 @@ struct pl_stage_def {
 	/* Optional control side of the stage, all called from its one thread. */
 	int (*init)(void *ctx, struct pl_service *s, struct pl_dp *dp); /* after attach */
 	void (*fini)(void *ctx);
-	void (*housekeeping)(void *ctx, uint64_t now_ms);        /* about every ms */
+	void (*housekeeping)(void *ctx, uint64_t now_ms); /* about every ms */
 	int (*poll_items)(void *ctx, zmq_pollitem_t *items, int max); /* woken by these too */
 };
 

@@ -221,7 +221,7 @@ void ioworker_ctl_handle(struct ioworker *w, uint64_t now_ms)
 static int cmd_ports(struct pl_admin_reply *r, int argc, const char *const *argv, void *ctx)
 {
 	struct ioworker *w = ctx;
-	static const char *const kinds[] = { "af_packet", "tap", "tun" };
+	static const char *const kinds[] = { "af_packet", "tap", "tun", "af_xdp" };
 	(void)argv;
 	if (argc > 1)
 		return pl_admin_error(r, EINVAL, "ports/show takes no arguments");

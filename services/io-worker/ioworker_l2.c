@@ -438,7 +438,7 @@ void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms)
 		drop(w, m, PL_DROP_NO_PORT);
 		return;
 	}
-	if (p->kind == PORT_AF_PACKET) {
+	if (p->kind == PORT_AF_PACKET || p->kind == PORT_AF_XDP) {
 		output_uplink(w, p, m, now_ms);
 		return;
 	}

@@ -121,13 +121,13 @@ static unsigned int receive_all(struct ioworker *w, unsigned int burst)
 {
 	unsigned int n = 0;
 	struct port *up = w->ports[PL_IF_UPLINK];
-	if (up && up->kind == PORT_AF_PACKET && port_rx_ready(up))
+	if (up && (up->kind == PORT_AF_PACKET || up->kind == PORT_AF_XDP) && port_rx_ready(up))
 		n += receive(w, up, burst);
 	struct epoll_event ev[EPOLL_BATCH];
 	int k = epoll_wait(w->epfd, ev, EPOLL_BATCH, 0);
 	for (int i = 0; i < k; i++) {
 		struct port *p = ev[i].data.u32 < PL_IF_MAX ? w->ports[ev[i].data.u32] : NULL;
-		if (p && p->kind != PORT_AF_PACKET)
+		if (p && p->kind != PORT_AF_PACKET && p->kind != PORT_AF_XDP)
 			n += receive(w, p, burst);
 	}
 	return n;

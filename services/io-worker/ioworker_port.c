@@ -85,6 +85,10 @@ int port_open(struct port *p, const struct pl_obj_iface *o)
 	p->fd = -1;
 	switch (o->role) {
 	case PL_ROLE_UPLINK:
+		if (strcmp(o->driver, "af_xdp") == 0) {
+			p->kind = PORT_AF_XDP;
+			return port_xdp_open(p);
+		}
 		p->kind = PORT_AF_PACKET;
 		return afp_open(p);
 	case PL_ROLE_HOST:
@@ -106,6 +110,10 @@ int port_open(struct port *p, const struct pl_obj_iface *o)
 
 void port_close(struct port *p)
 {
+	if (p->kind == PORT_AF_XDP) {
+		port_xdp_close(p);
+		return;
+	}
 	if (p->ring)
 		munmap(p->ring, p->ring_size);
 	p->ring = NULL;
@@ -121,6 +129,8 @@ static struct tpacket_block_desc *afp_block(const struct port *p, uint32_t i)
 
 bool port_rx_ready(const struct port *p)
 {
+	if (p->kind == PORT_AF_XDP)
+		return port_xdp_rx_ready(p);
 	if (p->kind != PORT_AF_PACKET)
 		return true;
 	const struct tpacket_block_desc *bd = afp_block(p, p->cur_block);
@@ -249,6 +259,8 @@ unsigned int port_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **p
 {
 	if (p->fd < 0)
 		return 0;
+	if (p->kind == PORT_AF_XDP)
+		return port_xdp_rx(p, mp, pkts, n, alloc_fail);
 	return p->kind == PORT_AF_PACKET ? afp_rx(p, mp, pkts, n, alloc_fail)
 					 : fd_rx(p, mp, pkts, n, alloc_fail);
 }
@@ -260,6 +272,8 @@ int port_tx(struct port *p, struct rte_mbuf *m)
 	ssize_t w;
 	if (p->fd < 0)
 		return -ENODEV;
+	if (p->kind == PORT_AF_XDP)
+		return port_xdp_tx(p, m);
 	if (p->kind == PORT_TUN) {
 		if (len <= sizeof(struct rte_ether_hdr))
 			return -EINVAL;

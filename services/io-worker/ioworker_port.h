@@ -19,7 +19,10 @@ enum port_kind {
 	PORT_AF_PACKET,
 	PORT_TAP,
 	PORT_TUN,
+	PORT_AF_XDP,
 };
+
+struct port_xdp;
 
 struct port {
 	uint16_t index;
@@ -34,6 +37,7 @@ struct port {
 	uint32_t cur_block;
 	uint32_t pkt_in_block; /* packets already taken from the current block */
 	uint8_t *next_pkt;
+	struct port_xdp *xdp; /* AF_XDP state */
 	/* counters (process-local, summed into the shared block by the caller) */
 	uint64_t rx, tx, rx_errors, tx_errors, truncated;
 };
@@ -50,5 +54,13 @@ unsigned int port_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **p
 int port_tx(struct port *p, struct rte_mbuf *m);
 /* True when the port may have frames to receive without blocking. */
 bool port_rx_ready(const struct port *p);
+
+/* AF_XDP (ioworker_xdp.c), used by the port_* functions for PORT_AF_XDP. */
+int port_xdp_open(struct port *p);
+void port_xdp_close(struct port *p);
+bool port_xdp_rx_ready(const struct port *p);
+unsigned int port_xdp_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts,
+	unsigned int n, bool *alloc_fail);
+int port_xdp_tx(struct port *p, struct rte_mbuf *m);
 
 #endif

@@ -22,8 +22,8 @@ struct router {
 	struct pl_obj_iface *ifaces; /* [PL_IF_MAX], role 0 = none */
 	struct pl_obj_route routes[ROUTER_MAX_ROUTES];
 	bool route_valid[ROUTER_MAX_ROUTES];
-	bool dirty;                  /* objects changed: rebuild the FIB */
-	uint32_t src4;               /* node address ICMP errors come from (network order) */
+	bool dirty; /* objects changed: rebuild the FIB */
+	uint32_t src4; /* node address ICMP errors come from (network order) */
 	uint8_t src6[16];
 	bool have_src4, have_src6;
 	struct router_icmp_rl icmp_rl;

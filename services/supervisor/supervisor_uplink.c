@@ -12,7 +12,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
+#include <linux/if_link.h>
 #include <linux/rtnetlink.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,11 +22,24 @@
 
 #include "pl_log.h"
 #include "pl_netlink.h"
+#include <bpf/libbpf.h>
+
 #include "pl_fib.h"
 #include "pl_objects.h"
 
 static struct pl_nl_link_state saved;
 static bool taken;
+
+/* io-worker's AF_XDP socket attaches an XDP program to the taken uplink; a killed io-worker
+ * leaves it there. The kernel's link must get its frames back: detach whatever is attached. */
+static void detach_xdp(const char *name)
+{
+	unsigned int ifindex = if_nametoindex(name);
+	if (!ifindex)
+		return;
+	bpf_xdp_detach((int)ifindex, XDP_FLAGS_SKB_MODE, NULL);
+	bpf_xdp_detach((int)ifindex, XDP_FLAGS_DRV_MODE, NULL);
+}
 
 static void taken_name(const char *name, char *buf, size_t size)
 {
@@ -59,6 +74,7 @@ int uplink_restore_from_file(const struct pl_config *cfg)
 		return rc;
 	}
 	taken_name(st.name, tname, sizeof(tname));
+	detach_xdp(tname);
 	rc = pl_nl_uplink_restore(&st, tname);
 	if (rc < 0) {
 		PL_ERR("uplink", "restoring %s from %s failed: %s", st.name, cfg->uplink.state_file,
@@ -189,6 +205,7 @@ void uplink_stop(struct supervisor *sv)
 	if (!taken)
 		return;
 	taken_name(saved.name, tname, sizeof(tname));
+	detach_xdp(tname);
 	int rc = pl_nl_uplink_restore(&saved, tname);
 	if (rc < 0) {
 		PL_ERR("uplink", "restoring %s failed: %s; the state file %s stays for --restore",

@@ -58,7 +58,7 @@ node_lab_up() { # [MTU]
 # addresses (no kernel-made link-local ones) and routes through it in every table.
 uplink_snapshot() {
 	local link addrs routes
-	link=$(in_node ip -d -j link show eth0 | jq -c '.[0] | {ifname, kind: .linkinfo.info_kind, address, mtu, up: (.flags | index("UP") != null), promisc: (.flags | index("PROMISC") != null)}')
+	link=$(in_node ip -d -j link show eth0 | jq -c '.[0] | {ifname, kind: .linkinfo.info_kind, address, mtu, up: (.flags | index("UP") != null), promisc: (.flags | index("PROMISC") != null), xdp: (.xdp != null)}')
 	# What takeover leaves behind must be gone too.
 	in_node ip link show pl-eth0 >/dev/null 2>&1 && link=$(jq -c '. + {taken_link_left: true}' <<<"$link")
 	addrs=$(in_node ip -j addr show dev eth0 | jq -c '[.[0].addr_info[] | select(.scope != "link") | {family, local, prefixlen, scope}] | sort_by(.family, .local)')
@@ -72,6 +72,8 @@ start_node_podlane() {
 		>>"$T_DIR/supervisor.log" 2>&1 & echo $! >"$T_DIR/sup.pid" )
 	wait_for 60 "all services ready" ctl status || fail "podlane did not come up"
 	SUP_PID=$(svc_field supervisor pid)
+	uplink_port() { ctl -s io-worker -j ports/show | jq -e --arg d "$DRIVER" 'any(.[]; .role == "uplink" and .kind == $d)' >/dev/null; }
+	wait_for 20 "uplink port open with driver $DRIVER" uplink_port || fail "uplink port ($DRIVER) not open"
 	fib_ready() { ctl -s router -j fib/show | jq -e 'length > 0' >/dev/null; }
 	wait_for 30 "FIB installed" fib_ready || fail "no FIB"
 }
