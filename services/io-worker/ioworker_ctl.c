@@ -62,7 +62,7 @@ static int open_port(struct ioworker *w, const struct pl_obj_iface *o)
 		return rc;
 	}
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = o->index };
-	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, p->fd, &ev) < 0) {
+	if (p->fd >= 0 && epoll_ctl(w->epfd, EPOLL_CTL_ADD, p->fd, &ev) < 0) {
 		rc = -errno;
 		port_close(p);
 		free(p);
@@ -221,7 +221,7 @@ void ioworker_ctl_handle(struct ioworker *w, uint64_t now_ms)
 static int cmd_ports(struct pl_admin_reply *r, int argc, const char *const *argv, void *ctx)
 {
 	struct ioworker *w = ctx;
-	static const char *const kinds[] = { "af_packet", "tap", "tun", "af_xdp" };
+	static const char *const kinds[] = { "af_packet", "tap", "tun", "af_xdp", "dpdk" };
 	(void)argv;
 	if (argc > 1)
 		return pl_admin_error(r, EINVAL, "ports/show takes no arguments");

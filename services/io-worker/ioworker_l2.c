@@ -87,9 +87,17 @@ static void count_l2(struct ioworker *w, struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
+/* Sends a frame io-worker made (a reply or a request) and counts it as L2 work. */
+static void send_l2(struct ioworker *w, struct port *p, struct rte_mbuf *m)
+{
+	w->local[PL_IOW_L2_HANDLED]++;
+	if (port_tx(p, m) != 1) /* 1: the device took the buffer */
+		rte_pktmbuf_free(m);
+}
+
 /* --- ARP --------------------------------------------------------------------------------- */
 
-static void arp_reply_in_place(struct port *p, struct rte_mbuf *m, const uint8_t mac[6])
+static void arp_reply_in_place(struct rte_mbuf *m, const uint8_t mac[6])
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
@@ -102,7 +110,6 @@ static void arp_reply_in_place(struct port *p, struct rte_mbuf *m, const uint8_t
 	a->arp_tip = a->arp_sip;
 	memcpy(a->arp_sha.addr_bytes, mac, 6);
 	a->arp_sip = target_ip;
-	port_tx(p, m);
 }
 
 static bool arp_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, uint64_t now_ms)
@@ -129,15 +136,17 @@ static bool arp_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, ui
 				now_ms);
 		if (op == RTE_ARP_OP_REQUEST &&
 			is_node_addr(w, AF_INET, (const uint8_t *)&a->arp_tip)) {
-			arp_reply_in_place(p, m, w->uplink.mac);
-			count_l2(w, m);
+			arp_reply_in_place(m, w->uplink.mac);
+			send_l2(w, p, m);
 			return true;
 		}
 	} else if (p->index == PL_IF_HOST && op == RTE_ARP_OP_REQUEST && a->arp_sip &&
 		   a->arp_tip != a->arp_sip &&
 		   !is_node_addr(w, AF_INET, (const uint8_t *)&a->arp_tip)) {
 		/* The host asks for its next hop: that is always us. */
-		arp_reply_in_place(p, m, w->dp_mac);
+		arp_reply_in_place(m, w->dp_mac);
+		send_l2(w, p, m);
+		return true;
 	}
 	count_l2(w, m);
 	return true;
@@ -166,7 +175,7 @@ static uint16_t icmp6_cksum(const struct rte_ipv6_hdr *ip, const void *l4, uint3
 }
 
 /* Turns the solicitation in m into the advertisement that answers it, and sends it. */
-static void na_reply_in_place(struct port *p, struct rte_mbuf *m, const uint8_t mac[6])
+static void na_reply_in_place(struct rte_mbuf *m, const uint8_t mac[6])
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
@@ -194,7 +203,6 @@ static void na_reply_in_place(struct port *p, struct rte_mbuf *m, const uint8_t 
 	nd->cksum = 0;
 	nd->cksum = icmp6_cksum(ip, nd, l4);
 	m->data_len = m->pkt_len = (uint32_t)(sizeof(*eth) + sizeof(*ip) + l4);
-	port_tx(p, m);
 }
 
 /* Finds the link-layer address option of the given type in an ND message. */
@@ -245,15 +253,22 @@ static bool nd_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, uin
 			if (ll)
 				learn(w, AF_INET6, ip->src_addr, ll, now_ms);
 			if (rte_pktmbuf_tailroom(m) + rte_pktmbuf_data_len(m) >=
-				sizeof(*eth) + sizeof(*ip) + sizeof(*nd) + sizeof(struct nd_opt_ll))
-				na_reply_in_place(p, m, w->uplink.mac);
+				sizeof(*eth) + sizeof(*ip) + sizeof(*nd) +
+					sizeof(struct nd_opt_ll)) {
+				na_reply_in_place(m, w->uplink.mac);
+				send_l2(w, p, m);
+				return true;
+			}
 		}
 	} else if (p->index == PL_IF_HOST && type == ND_NS &&
 		   !is_node_addr(w, AF_INET6, nd->target) && nd->target[0] != 0xff) {
 		static const uint8_t unspec[16];
 		/* DAD probes (from ::) get no answer: the host's addresses are its own. */
-		if (memcmp(ip->src_addr, unspec, 16) != 0)
-			na_reply_in_place(p, m, w->dp_mac);
+		if (memcmp(ip->src_addr, unspec, 16) != 0) {
+			na_reply_in_place(m, w->dp_mac);
+			send_l2(w, p, m);
+			return true;
+		}
 	}
 	count_l2(w, m);
 	return true;
@@ -315,8 +330,7 @@ static void send_arp_request(struct ioworker *w, struct port *up, const uint8_t 
 	memcpy(&arp->arp_data.arp_sip, sip, 4);
 	memset(arp->arp_data.arp_tha.addr_bytes, 0, 6);
 	memcpy(&arp->arp_data.arp_tip, tip, 4);
-	port_tx(up, m);
-	rte_pktmbuf_free(m);
+	send_l2(w, up, m);
 }
 
 static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt)
@@ -356,17 +370,18 @@ static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt)
 	opt->len = 1;
 	memcpy(opt->mac, w->uplink.mac, 6);
 	nd->cksum = icmp6_cksum(ip, nd, l4);
-	port_tx(up, m);
-	rte_pktmbuf_free(m);
+	send_l2(w, up, m);
 }
 
 static void tx_and_free(struct ioworker *w, struct port *p, struct rte_mbuf *m)
 {
-	if (port_tx(p, m) == 0)
+	int rc = port_tx(p, m);
+	if (rc >= 0)
 		w->local[PL_IOW_TX_PACKETS]++;
 	else
 		w->local[PL_IOW_DROP(PL_DROP_TX_ERROR)]++;
-	rte_pktmbuf_free(m);
+	if (rc != 1) /* 1: the device took it */
+		rte_pktmbuf_free(m);
 }
 
 static void drop(struct ioworker *w, struct rte_mbuf *m, enum pl_drop_reason r)
@@ -438,7 +453,7 @@ void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms)
 		drop(w, m, PL_DROP_NO_PORT);
 		return;
 	}
-	if (p->kind == PORT_AF_PACKET || p->kind == PORT_AF_XDP) {
+	if (p->kind == PORT_AF_PACKET || p->kind == PORT_AF_XDP || p->kind == PORT_DPDK) {
 		output_uplink(w, p, m, now_ms);
 		return;
 	}

@@ -121,13 +121,16 @@ static unsigned int receive_all(struct ioworker *w, unsigned int burst)
 {
 	unsigned int n = 0;
 	struct port *up = w->ports[PL_IF_UPLINK];
-	if (up && (up->kind == PORT_AF_PACKET || up->kind == PORT_AF_XDP) && port_rx_ready(up))
+	if (up &&
+		(up->kind == PORT_AF_PACKET || up->kind == PORT_AF_XDP || up->kind == PORT_DPDK) &&
+		port_rx_ready(up))
 		n += receive(w, up, burst);
 	struct epoll_event ev[EPOLL_BATCH];
 	int k = epoll_wait(w->epfd, ev, EPOLL_BATCH, 0);
 	for (int i = 0; i < k; i++) {
 		struct port *p = ev[i].data.u32 < PL_IF_MAX ? w->ports[ev[i].data.u32] : NULL;
-		if (p && p->kind != PORT_AF_PACKET && p->kind != PORT_AF_XDP)
+		if (p && p->kind != PORT_AF_PACKET && p->kind != PORT_AF_XDP &&
+			p->kind != PORT_DPDK)
 			n += receive(w, p, burst);
 	}
 	return n;
@@ -172,6 +175,10 @@ static void run(struct ioworker *w)
 			flush_counters(w);
 		if (pl_idle_poll(&idle, n != 0, t1)) {
 			int wait = ioworker_synth_wait_ms(&w->synth, burst);
+			/* A DPDK device has no descriptor to wait on: poll it every millisecond. */
+			struct port *up = w->ports[PL_IF_UPLINK];
+			if (up && up->kind == PORT_DPDK && (wait < 0 || wait > 1))
+				wait = 1;
 			if (wait != 0) {
 				zmq_pollitem_t items[8];
 				int k = ioworker_ctl_poll_items(w, items, 8);
@@ -216,6 +223,7 @@ int main(int argc, char **argv)
 		PL_ERR("main", "cannot find the shared pool and rings: %s", strerror(-rc));
 		goto out_eal;
 	}
+	port_set_dpdk_devargs(w.s.cfg.uplink.dpdk_devargs);
 	ioworker_synth_init(&w.synth, w.dp.shared);
 	rc = ioworker_synth_register(&w.synth, w.s.admin);
 	if (rc == 0)

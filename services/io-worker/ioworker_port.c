@@ -15,11 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <rte_dev.h>
+#include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include "pl_config.h"
 #include "pl_netlink.h"
 
 #define AFP_BLOCK_SIZE (1u << 18)
@@ -76,6 +79,29 @@ fail : {
 }
 }
 
+static char dpdk_devargs[PL_CONFIG_STR_SIZE];
+
+void port_set_dpdk_devargs(const char *devargs)
+{
+	snprintf(dpdk_devargs, sizeof(dpdk_devargs), "%s", devargs);
+}
+
+/* Attaches to the ethdev the primary probed (the secondary must probe the same devargs). */
+static int dpdk_open(struct port *p)
+{
+	int rc = rte_eth_dev_get_port_by_name(p->obj.name, &p->eth_port);
+	if (rc < 0 && dpdk_devargs[0]) {
+		rc = rte_dev_probe(dpdk_devargs);
+		if (rc < 0 && rc != -EEXIST)
+			return rc;
+		rc = rte_eth_dev_get_port_by_name(p->obj.name, &p->eth_port);
+	}
+	if (rc < 0)
+		return rc;
+	p->fd = -1; /* polled, no descriptor */
+	return 0;
+}
+
 int port_open(struct port *p, const struct pl_obj_iface *o)
 {
 	int rc;
@@ -88,6 +114,10 @@ int port_open(struct port *p, const struct pl_obj_iface *o)
 		if (strcmp(o->driver, "af_xdp") == 0) {
 			p->kind = PORT_AF_XDP;
 			return port_xdp_open(p);
+		}
+		if (strcmp(o->driver, "dpdk") == 0) {
+			p->kind = PORT_DPDK;
+			return dpdk_open(p);
 		}
 		p->kind = PORT_AF_PACKET;
 		return afp_open(p);
@@ -131,6 +161,8 @@ bool port_rx_ready(const struct port *p)
 {
 	if (p->kind == PORT_AF_XDP)
 		return port_xdp_rx_ready(p);
+	if (p->kind == PORT_DPDK)
+		return true;
 	if (p->kind != PORT_AF_PACKET)
 		return true;
 	const struct tpacket_block_desc *bd = afp_block(p, p->cur_block);
@@ -257,6 +289,13 @@ static unsigned int fd_rx(struct port *p, struct rte_mempool *mp, struct rte_mbu
 unsigned int port_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts, unsigned int n,
 	bool *alloc_fail)
 {
+	if (p->kind == PORT_DPDK) {
+		uint16_t k = rte_eth_rx_burst(p->eth_port, 0, pkts, (uint16_t)n);
+		p->rx += k;
+		(void)mp;
+		(void)alloc_fail;
+		return k;
+	}
 	if (p->fd < 0)
 		return 0;
 	if (p->kind == PORT_AF_XDP)
@@ -270,6 +309,14 @@ int port_tx(struct port *p, struct rte_mbuf *m)
 	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
 	size_t len = rte_pktmbuf_data_len(m);
 	ssize_t w;
+	if (p->kind == PORT_DPDK) {
+		if (rte_eth_tx_burst(p->eth_port, 0, &m, 1) != 1) {
+			p->tx_errors++;
+			return -ENOBUFS;
+		}
+		p->tx++;
+		return 1;
+	}
 	if (p->fd < 0)
 		return -ENODEV;
 	if (p->kind == PORT_AF_XDP)

@@ -20,6 +20,7 @@ enum port_kind {
 	PORT_TAP,
 	PORT_TUN,
 	PORT_AF_XDP,
+	PORT_DPDK,
 };
 
 struct port_xdp;
@@ -38,10 +39,13 @@ struct port {
 	uint32_t pkt_in_block; /* packets already taken from the current block */
 	uint8_t *next_pkt;
 	struct port_xdp *xdp; /* AF_XDP state */
+	uint16_t eth_port; /* PORT_DPDK: the ethdev the supervisor probed */
 	/* counters (process-local, summed into the shared block by the caller) */
 	uint64_t rx, tx, rx_errors, tx_errors, truncated;
 };
 
+/* PORT_DPDK needs the devargs the supervisor probed, to attach as a secondary. */
+void port_set_dpdk_devargs(const char *devargs);
 /* Opens a port for the object (uplink: AF_PACKET on o->name; host: the tap; pod: the tun in
  * o->netns). Returns 0 or -errno. */
 int port_open(struct port *p, const struct pl_obj_iface *o);
@@ -50,7 +54,8 @@ void port_close(struct port *p);
  * when the pool ran dry. */
 unsigned int port_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts, unsigned int n,
 	bool *alloc_fail);
-/* Transmits one frame (the mbuf stays with the caller). 0 or -errno. */
+/* Transmits one frame. 0: sent, the mbuf stays with the caller; 1: sent, the device took the
+ * mbuf (DPDK ethdev: it frees it); -errno: not sent, the mbuf stays with the caller. */
 int port_tx(struct port *p, struct rte_mbuf *m);
 /* True when the port may have frames to receive without blocking. */
 bool port_rx_ready(const struct port *p);

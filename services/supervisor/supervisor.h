@@ -74,6 +74,10 @@ void uplink_stop(struct supervisor *sv);
 /* Restores from the state file; 1 if it did, 0 if there was nothing to restore, or -errno. */
 int uplink_restore_from_file(const struct pl_config *cfg);
 
+/* ethdev: the dpdk uplink driver's device (probed and started by the primary) */
+int ethdev_start(struct supervisor *sv, char *name, size_t name_size, uint8_t mac[6]);
+void ethdev_stop(struct supervisor *sv);
+
 /* admin */
 int supervisor_admin_register(struct supervisor *sv);
 

@@ -125,6 +125,13 @@ static int publish_all(struct supervisor *sv, const char *tname)
 	int rc;
 
 	fill_iface(&saved, &o, PL_IF_UPLINK, PL_ROLE_UPLINK, tname, sv->s.cfg.uplink.driver);
+	/* With the dpdk driver io-worker polls the probed device, by its DPDK name. */
+	if (strcmp(sv->s.cfg.uplink.driver, "dpdk") == 0) {
+		uint8_t mac[6];
+		int rc = ethdev_start(sv, o.name, sizeof(o.name), mac);
+		if (rc < 0)
+			return rc;
+	}
 	snprintf(key, sizeof(key), "%u", PL_IF_UPLINK);
 	rc = publish(sv, PL_OBJ_KIND_IFACE, key, buf, pl_obj_iface_encode(&o, buf, sizeof(buf)));
 	if (rc < 0)
@@ -202,6 +209,7 @@ int uplink_start(struct supervisor *sv)
 void uplink_stop(struct supervisor *sv)
 {
 	char tname[IFNAMSIZ];
+	ethdev_stop(sv);
 	if (!taken)
 		return;
 	taken_name(saved.name, tname, sizeof(tname));

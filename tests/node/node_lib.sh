@@ -21,6 +21,7 @@ node_cleanup() {
 trap 'rc=$?; cleanup_all $rc' EXIT
 cleanup_all() {
 	set +e
+	dpdk_unwire
 	if [ -n "$SUP_PID" ] && kill -0 "$SUP_PID" 2>/dev/null; then
 		kill -TERM "$SUP_PID"
 		wait_for 20 "supervisor exit" bash -c "! kill -0 $SUP_PID"
@@ -35,11 +36,15 @@ in_node() { ip netns exec "$NODE" "$@"; }
 in_gw() { ip netns exec "$GW" "$@"; }
 in_pod() { local k=$1; shift; ip netns exec "$(lab_pod_ns 1 "$k")" "$@"; }
 
+# With the dpdk driver the uplink is a DPDK tap device (a vdev) that the supervisor probes;
+# the lab wires it to the taken veth with tc mirred, as a NIC would be wired to the wire.
+DPDK_TAP=dtap0
 node_config() { # EXTRA_YAML
 	write_config "  spawn_services: true
 uplink:
   interface: eth0
   driver: $DRIVER
+  dpdk_devargs: net_tap0,iface=$DPDK_TAP
   state_file: $T_DIR/uplink.json
 pods:
   state_file: $T_DIR/pods.json
@@ -74,8 +79,26 @@ start_node_podlane() {
 	SUP_PID=$(svc_field supervisor pid)
 	uplink_port() { ctl -s io-worker -j ports/show | jq -e --arg d "$DRIVER" 'any(.[]; .role == "uplink" and .kind == $d)' >/dev/null; }
 	wait_for 20 "uplink port open with driver $DRIVER" uplink_port || fail "uplink port ($DRIVER) not open"
+	[ "$DRIVER" != dpdk ] || dpdk_wire
 	fib_ready() { ctl -s router -j fib/show | jq -e 'length > 0' >/dev/null; }
 	wait_for 30 "FIB installed" fib_ready || fail "no FIB"
+}
+
+dpdk_wire() {
+	local a b
+	for pair in "pl-eth0 $DPDK_TAP" "$DPDK_TAP pl-eth0"; do
+		read -r a b <<<"$pair"
+		in_node tc qdisc replace dev "$a" ingress || fail "tc qdisc on $a"
+		in_node tc filter add dev "$a" parent ffff: protocol all u32 match u32 0 0 \
+			action mirred egress redirect \
+			dev "$b" || fail "tc mirred $a -> $b"
+	done
+}
+
+# Undoes dpdk_wire before the uplink goes back to the kernel.
+dpdk_unwire() {
+	[ "$DRIVER" = dpdk ] || return 0
+	in_node tc qdisc del dev pl-eth0 ingress 2>/dev/null || true
 }
 
 add_pod() { # K

@@ -12,6 +12,7 @@ before=$(uplink_snapshot)
 node_config
 start_node_podlane
 in_node ip -j link show | jq -e 'any(.[]; .ifname == "pl-eth0")' >/dev/null || fail "uplink not taken"
+log "uplink driver: $DRIVER"
 in_node ip -j -d link show eth0 | jq -e '.[0].linkinfo.info_kind == "tun"' >/dev/null || fail "eth0 is not the host tap"
 add_pod 1
 add_pod 2
@@ -46,6 +47,7 @@ log "TCP outside -> pod2 v6: $(xfer "$GW" "$P2" "$(lab_pod_v6 1 2)" "$BYTES") by
 log "TCP gateway -> host v4: $(xfer "$GW" "$NODE" "$(lab_uplink_v4 1)" 10485760) bytes verified"
 log "TCP host -> outside v6: $(xfer "$NODE" "$GW" "$(lab_outside_v6)" 10485760) bytes verified"
 
+dpdk_unwire
 kill -TERM "$SUP_PID"
 wait_for 30 "supervisor exit" bash -c "! kill -0 $SUP_PID" || fail "supervisor did not stop"
 after=$(uplink_snapshot)
