@@ -39,17 +39,17 @@ in_pod() { local k=$1; shift; ip netns exec "$(lab_pod_ns 1 "$k")" "$@"; }
 # With the dpdk driver the uplink is a DPDK tap device (a vdev) that the supervisor probes;
 # the lab wires it to the taken veth with tc mirred, as a NIC would be wired to the wire.
 DPDK_TAP=dtap0
-node_config() { # EXTRA_YAML
+node_config() { # EXTRA_YAML: more keys of the pods section, written last
 	write_config "  spawn_services: true
 uplink:
   interface: eth0
   driver: $DRIVER
   dpdk_devargs: net_tap0,iface=$DPDK_TAP
   state_file: $T_DIR/uplink.json
-pods:
-  state_file: $T_DIR/pods.json
 synthetic:
   enabled: false
+pods:
+  state_file: $T_DIR/pods.json
 ${1:-}"
 }
 

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Pod interfaces: `podlanectl pod add` is idempotent and rejects bad input (no such netns, bad
+# address, other addresses for an existing pod) with a clear error; pods survive a cni-server
+# restart (adopted from its state file); `pod del` removes the tun, the FIB routes and the port
+# and is idempotent; the pod limit is enforced. Also: an idle node uses almost no CPU.
+. "$(dirname "$0")/node_lib.sh"
+
+node_lab_up
+node_config "  max_pods: 2"
+grep -q "max_pods: 2" "$T_CONF" || fail "config"
+start_node_podlane
+add_pod 1
+add_pod 2
+P1=$(lab_pod_ns 1 1)
+P2=$(lab_pod_ns 1 2)
+V4_2=$(lab_pod_v4 1 2)
+
+# Idempotent add; conflicting and bad adds are refused with a message.
+ctl pod add "$P1" eth0 "$(lab_pod_v4 1 1)" "$(lab_pod_v6 1 1)" >/dev/null || fail "repeated add failed"
+[ "$(ctl -j pods | jq length)" -eq 2 ] || fail "repeated add duplicated the pod"
+expect_err() { # PATTERN ARGS...
+	local pattern=$1 out rc=0
+	shift
+	out=$(ctl pod add "$@" 2>&1) || rc=$?
+	[ $rc -ne 0 ] && grep -q "$pattern" <<<"$out" || fail "pod add $*: expected /$pattern/, got rc=$rc: $out"
+}
+expect_err "no network namespace 'nope'" nope eth0 10.98.1.99
+expect_err "is not an IPv4/IPv6 address" "$P1" eth1 10.98.1.999
+expect_err "exists with other addresses" "$P1" eth0 10.98.1.77
+lab_pod_ns_add 1 3 >/dev/null
+expect_err "pod limit reached (pods.max_pods = 2)" "$(lab_pod_ns 1 3)" eth0 "$(lab_pod_v4 1 3)"
+ip netns exec "$(lab_pod_ns 1 3)" ip link show eth0 >/dev/null 2>&1 && fail "refused pod left a tun behind"
+
+# cni-server restart: pods adopted, nothing lost or duplicated.
+pid=$(svc_field cni-server pid)
+kill -9 "$pid"
+back() { [ "$(svc_field cni-server state)" = ready ] && [ "$(svc_field cni-server pid)" != "$pid" ]; }
+wait_for 30 "cni-server back" back || fail "cni-server not restarted"
+[ "$(ctl -j pods | jq -c '[.[] | .index] | sort')" = "[16,17]" ] || fail "pods after restart: $(ctl pods)"
+ping_ok() { ip netns exec "$P1" ping -c 1 -W 1 "$V4_2" >/dev/null; }
+wait_for 20 "pod1 -> pod2 after the cni-server restart" ping_ok || fail "pods broken by the restart"
+
+# Delete pod 2: tun, route and port go; deleting again is fine.
+ctl pod del "$P2" eth0 >/dev/null || fail "pod del failed"
+ip netns exec "$P2" ip link show eth0 >/dev/null 2>&1 && fail "tun still in the pod"
+gone() { ! ctl -s router -j fib/show | jq -e --arg p "$V4_2/32" 'any(.[]; .prefix == $p)' >/dev/null &&
+	! ctl -s io-worker -j ports/show | jq -e 'any(.[]; .index == 17)' >/dev/null; }
+wait_for 20 "route and port of pod 2 removed" gone || fail "pod 2 still routed or open"
+ctl pod del "$P2" eth0 >/dev/null || fail "second pod del failed"
+[ "$(ctl -j pods | jq length)" -eq 1 ] || fail "pods after del: $(ctl pods)"
+[ "$(jq length "$T_DIR/pods.json")" -eq 1 ] || fail "state file not updated"
+
+# An idle node: a few seconds with no traffic cost next to nothing.
+pids="$(ctl -j services/show | jq -r '.[].pid')"
+ticks() { local s=0 p f; for p in $pids; do f=$(cat /proc/$p/stat); f=${f##*) }; set -- $f; s=$((s + ${12} + ${13})); done; echo $s; }
+t0=$(ticks)
+start=$(date +%s%N)
+WINDOW=5
+sleep "$WINDOW"
+used_ms=$((($(ticks) - t0) * 1000 / $(getconf CLK_TCK)))
+elapsed_ms=$((($(date +%s%N) - start) / 1000000))
+log "idle node: ${used_ms} ms of CPU in ${elapsed_ms} ms"
+[ $((used_ms * 100)) -lt $((elapsed_ms * 2)) ] || fail "idle node used 2% of a core or more"
+log "PASS"
