@@ -34,7 +34,7 @@ prepare_units() {
 	done
 	for s in "${SERVICES[@]}"; do
 		[ -x "$SVC_DIR/podlane-$s" ] || fail "binary $SVC_DIR/podlane-$s missing (build first)"
-		sed -i "s#^ExecStart=/usr/local/bin/podlane-$s #ExecStart=$SVC_DIR/podlane-$s #" \
+		sed -i "s#^\(ExecStart\|ExecStopPost\)=/usr/local/bin/podlane-$s #\1=$SVC_DIR/podlane-$s #" \
 			"$dir/podlane-$s.service"
 		grep -qx "ExecStart=$SVC_DIR/podlane-$s -c /etc/podlane/podlane.yaml" \
 			"$dir/podlane-$s.service" ||
@@ -86,7 +86,8 @@ for s in "${SERVICES[@]}"; do
 		grep -qx 'LimitMEMLOCK=infinity' "$f" || fail "podlane-supervisor.service: no LimitMEMLOCK=infinity"
 		! grep -qE '^KillMode=(mixed|process|none)' "$f" ||
 			fail "podlane-supervisor.service: KillMode must stay control-group"
-		! grep -q -- '--restore' "$f" || fail "podlane-supervisor.service: --restore does not exist"
+		grep -qx -- "ExecStopPost=/usr/local/bin/podlane-supervisor -c /etc/podlane/podlane.yaml --restore" "$f" ||
+			fail "podlane-supervisor.service: no ExecStopPost=podlane-supervisor --restore"
 	else
 		values "$f" After | grep -qx podlane-supervisor.service ||
 			fail "podlane-$s.service: not ordered After=podlane-supervisor.service"
