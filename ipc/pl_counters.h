@@ -71,7 +71,7 @@ enum pl_drop_reason {
 	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                      \
 	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")      \
 	X(L2_HANDLED, "l2_handled", "Frames handled in io-worker: ARP, neighbour discovery")     \
-	X(RX_NOT_FOR_US, "rx_not_for_us", "Frames received for another MAC address (dropped)")   \
+	X(RX_OTHER_MAC, "rx_other_mac", "Frames received for another MAC address (dropped)")     \
 	X(RX_OVERSIZE, "rx_oversize", "Frames larger than a packet buffer (dropped)")
 
 #define PL_SUPERVISOR_COUNTERS(X)                                                                  \

@@ -291,7 +291,7 @@ bool ioworker_l2_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, u
 		return false; /* router marks it malformed */
 	if (p->index == PL_IF_UPLINK && rte_is_unicast_ether_addr(&eth->dst_addr) &&
 		memcmp(eth->dst_addr.addr_bytes, w->uplink.mac, 6) != 0) {
-		w->local[PL_IOW_RX_NOT_FOR_US]++;
+		w->local[PL_IOW_RX_OTHER_MAC]++;
 		rte_pktmbuf_free(m);
 		return true;
 	}

@@ -30,7 +30,7 @@ counted() {
 	after=$(ctl -s io-worker -j counters/show)
 	[ $(($(jq .drop_malformed <<<"$after") - $(jq .drop_malformed <<<"$before"))) -eq "$exp_malformed" ] &&
 		[ $(($(jq .rx_oversize <<<"$after") - $(jq .rx_oversize <<<"$before"))) -eq "$COUNT" ] &&
-		[ $(($(jq .rx_not_for_us <<<"$after") - $(jq .rx_not_for_us <<<"$before"))) -eq "$COUNT" ]
+		[ $(($(jq .rx_other_mac <<<"$after") - $(jq .rx_other_mac <<<"$before"))) -eq "$COUNT" ]
 }
 wait_for 20 "every malformed frame counted by reason" counted || {
 	ctl -s io-worker counters/show >&2
@@ -41,5 +41,5 @@ ctl status >/dev/null || fail "podlane not healthy"
 grep -q " 0% packet loss" "$T_DIR/ping.out" || fail "good traffic lost packets: $(tail -2 "$T_DIR/ping.out")"
 ping_pod || fail "no connectivity after the junk"
 after=$(ctl -s io-worker -j counters/show)
-log "drop_malformed +$(($(jq .drop_malformed <<<"$after") - $(jq .drop_malformed <<<"$before"))), rx_oversize +$COUNT, rx_not_for_us +$COUNT; ping: $(grep -o '[0-9]*% packet loss' "$T_DIR/ping.out")"
+log "drop_malformed +$(($(jq .drop_malformed <<<"$after") - $(jq .drop_malformed <<<"$before"))), rx_oversize +$COUNT, rx_other_mac +$COUNT; ping: $(grep -o '[0-9]*% packet loss' "$T_DIR/ping.out")"
 log "PASS"
