@@ -5,6 +5,8 @@
  * sweeps what the producer no longer asserts). All timing comes from the caller's now_ms. */
 #include "pl_bus.h"
 
+#include "pl_config.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1295,4 +1297,14 @@ const uint8_t *pl_bus_consumer_get(
 	if (size)
 		*size = o->size;
 	return o->value;
+}
+
+struct pl_bus_limits pl_bus_limits_from_config(const struct pl_config *cfg)
+{
+	return (struct pl_bus_limits){
+		.max_message_size = cfg->bus.max_message_size,
+		.max_objects = cfg->bus.max_objects,
+		.heartbeat_ms = cfg->bus.heartbeat_ms,
+		.dead_after_ms = cfg->bus.dead_after_ms,
+	};
 }

@@ -59,6 +59,10 @@ struct pl_bus_stats {
 	uint64_t objects; /* current number of objects held */
 };
 
+struct pl_config;
+/* The limits the config's bus section sets. */
+struct pl_bus_limits pl_bus_limits_from_config(const struct pl_config *cfg);
+
 /* Encodes m into buf. Returns bytes written, or -EMSGSIZE if it does not fit, -EINVAL if a
  * field is invalid (kind/key too long, unknown op). */
 int pl_bus_encode(const struct pl_bus_msg *m, uint8_t *buf, size_t size);

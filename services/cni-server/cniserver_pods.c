@@ -34,28 +34,31 @@ static int netns_path(const char *netns, char *buf, size_t size)
 	return access(buf, R_OK) == 0 ? 0 : -ENOENT;
 }
 
+/* A pod as the state file and pods/show write it. */
+static struct json_object *pod_json(const struct pl_obj_iface *p)
+{
+	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	json_object_object_add(o, "index", json_object_new_int(p->index));
+	json_object_object_add(o, "netns", json_object_new_string(p->netns));
+	json_object_object_add(o, "ifname", json_object_new_string(p->name));
+	json_object_object_add(o, "mtu", json_object_new_int((int)p->mtu));
+	for (unsigned int k = 0; k < p->n_addrs; k++) {
+		char b[64];
+		pl_prefix_format(&p->addrs[k], true, b, sizeof(b));
+		json_object_array_add(a, json_object_new_string(b));
+	}
+	json_object_object_add(o, "addrs", a);
+	return o;
+}
+
 static int save(struct cni_pods *c)
 {
 	const char *path = c->s->cfg.pods.state_file;
 	char tmp[PL_CONFIG_STR_SIZE + 8], dir[PL_CONFIG_STR_SIZE];
 	struct json_object *arr = json_object_new_array();
-	for (unsigned int i = PL_IF_POD_BASE; i < PL_IF_MAX; i++) {
-		const struct pl_obj_iface *p = &c->pods[i];
-		if (!p->role)
-			continue;
-		struct json_object *o = json_object_new_object(), *a = json_object_new_array();
-		json_object_object_add(o, "index", json_object_new_int(p->index));
-		json_object_object_add(o, "netns", json_object_new_string(p->netns));
-		json_object_object_add(o, "ifname", json_object_new_string(p->name));
-		json_object_object_add(o, "mtu", json_object_new_int((int)p->mtu));
-		for (unsigned int k = 0; k < p->n_addrs; k++) {
-			char b[64];
-			pl_prefix_format(&p->addrs[k], true, b, sizeof(b));
-			json_object_array_add(a, json_object_new_string(b));
-		}
-		json_object_object_add(o, "addrs", a);
-		json_object_array_add(arr, o);
-	}
+	for (unsigned int i = PL_IF_POD_BASE; i < PL_IF_MAX; i++)
+		if (c->pods[i].role)
+			json_object_array_add(arr, pod_json(&c->pods[i]));
 	const char *text = json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY);
 	snprintf(dir, sizeof(dir), "%s", path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -172,15 +175,15 @@ int cni_pods_add(struct cni_pods *c, const char *netns, const char *ifname,
 int cni_pods_del(struct cni_pods *c, const char *netns, const char *ifname)
 {
 	char path[PL_OBJ_NETNS_SIZE], key[16];
-	if (netns_path(netns, path, sizeof(path)) == -ENAMETOOLONG)
-		return -ENAMETOOLONG;
-	if (netns[0] != '/')
-		snprintf(path, sizeof(path), NETNS_DIR "%s", netns);
+	/* The namespace itself may be gone: only the path matters here. */
+	int rc = netns_path(netns, path, sizeof(path));
+	if (rc == -EINVAL || rc == -ENAMETOOLONG)
+		return rc;
 	int idx = find(c, path, ifname);
 	if (idx < 0)
 		return -ENOENT;
 	/* The namespace may be gone already, taking the tun with it. */
-	int rc = pl_nl_pod_tun_delete(path, ifname);
+	rc = pl_nl_pod_tun_delete(path, ifname);
 	if (rc < 0 && rc != -ENOENT && rc != -ENODEV)
 		PL_WARN("pods", "deleting %s in %s: %s (continuing)", ifname, path, strerror(-rc));
 	memset(&c->pods[idx], 0, sizeof(c->pods[idx]));
@@ -249,12 +252,7 @@ static int load(struct cni_pods *c)
 int cni_pods_init(struct cni_pods *c, struct pl_service *s)
 {
 	const struct pl_config *cfg = &s->cfg;
-	const struct pl_bus_limits lim = {
-		.max_message_size = cfg->bus.max_message_size,
-		.max_objects = cfg->bus.max_objects,
-		.heartbeat_ms = cfg->bus.heartbeat_ms,
-		.dead_after_ms = cfg->bus.dead_after_ms,
-	};
+	const struct pl_bus_limits lim = pl_bus_limits_from_config(cfg);
 	memset(c, 0, sizeof(*c));
 	c->s = s;
 	c->pods = calloc(PL_IF_MAX, sizeof(*c->pods));
@@ -350,20 +348,14 @@ static int cmd_show(struct pl_admin_reply *r, int argc, const char *const *argv,
 		const struct pl_obj_iface *p = &c->pods[i];
 		if (!p->role)
 			continue;
-		struct json_object *o = json_object_new_object(), *a = json_object_new_array();
-		json_object_object_add(o, "index", json_object_new_int(p->index));
-		json_object_object_add(o, "netns", json_object_new_string(p->netns));
-		json_object_object_add(o, "ifname", json_object_new_string(p->name));
 		pl_admin_printf(r, "%-5u %-12s %s", p->index, p->name, p->netns);
 		for (unsigned int k = 0; k < p->n_addrs; k++) {
 			char b[64];
 			pl_prefix_format(&p->addrs[k], true, b, sizeof(b));
-			json_object_array_add(a, json_object_new_string(b));
 			pl_admin_printf(r, " %s", b);
 		}
 		pl_admin_printf(r, "\n");
-		json_object_object_add(o, "addrs", a);
-		json_object_array_add(arr, o);
+		json_object_array_add(arr, pod_json(p));
 	}
 	pl_admin_set_json(r, arr);
 	return 0;

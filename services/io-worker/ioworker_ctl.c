@@ -140,12 +140,7 @@ static void apply(void *ctx, enum pl_bus_op op, const char *kind, const char *ke
 int ioworker_ctl_init(struct ioworker *w)
 {
 	const struct pl_config *cfg = &w->s.cfg;
-	const struct pl_bus_limits lim = {
-		.max_message_size = cfg->bus.max_message_size,
-		.max_objects = cfg->bus.max_objects,
-		.heartbeat_ms = cfg->bus.heartbeat_ms,
-		.dead_after_ms = cfg->bus.dead_after_ms,
-	};
+	const struct pl_bus_limits lim = pl_bus_limits_from_config(cfg);
 	/* The dataplane's own MAC towards the host: locally administered, fixed per node. */
 	static const uint8_t dp_mac[6] = { 0x02, 0xfe, 0x00, 0x00, 0x00, 0x01 };
 	memcpy(w->dp_mac, dp_mac, 6);

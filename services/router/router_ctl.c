@@ -177,12 +177,7 @@ int router_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp)
 {
 	struct router *r = ctx;
 	const struct pl_config *cfg = &s->cfg;
-	const struct pl_bus_limits lim = {
-		.max_message_size = cfg->bus.max_message_size,
-		.max_objects = cfg->bus.max_objects,
-		.heartbeat_ms = cfg->bus.heartbeat_ms,
-		.dead_after_ms = cfg->bus.dead_after_ms,
-	};
+	const struct pl_bus_limits lim = pl_bus_limits_from_config(cfg);
 	(void)dp;
 	r->s = s;
 	r->ifaces = calloc(PL_IF_MAX, sizeof(*r->ifaces));

@@ -14,12 +14,7 @@
 int supervisor_bus_start(struct supervisor *sv)
 {
 	const struct pl_config *cfg = &sv->s.cfg;
-	const struct pl_bus_limits lim = {
-		.max_message_size = cfg->bus.max_message_size,
-		.max_objects = cfg->bus.max_objects,
-		.heartbeat_ms = cfg->bus.heartbeat_ms,
-		.dead_after_ms = cfg->bus.dead_after_ms,
-	};
+	const struct pl_bus_limits lim = pl_bus_limits_from_config(cfg);
 	sv->bus = pl_bus_producer_new(sv->s.zctx, cfg->run_dir, "supervisor", &lim);
 	if (!sv->bus)
 		return -errno;
