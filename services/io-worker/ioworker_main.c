@@ -136,6 +136,20 @@ static unsigned int receive_all(struct ioworker *w, unsigned int burst)
 	return n;
 }
 
+/* Oversized frames an AF_XDP uplink never saw are counted from the socket's statistics. */
+static void count_kernel_drops(struct ioworker *w)
+{
+	struct port *up = w->ports[PL_IF_UPLINK];
+	if (!up || up->kind != PORT_AF_XDP)
+		return;
+	uint64_t k = port_xdp_kernel_drops(up);
+	if (k > up->kernel_drops) {
+		w->local[PL_IOW_RX_OVERSIZE] += k - up->kernel_drops;
+		up->truncated += k - up->kernel_drops;
+		up->kernel_drops = k;
+	}
+}
+
 static bool pipeline_pending(struct ioworker *w)
 {
 	struct port *up = w->ports[PL_IF_UPLINK];
@@ -195,6 +209,7 @@ static void run(struct ioworker *w)
 			if (now_ms_cached - last_l2_ms >= L2_HOUSEKEEPING_MS) {
 				last_l2_ms = now_ms_cached;
 				ioworker_l2_housekeeping(w, now_ms_cached);
+				count_kernel_drops(w);
 				flush_counters(w);
 			}
 		}

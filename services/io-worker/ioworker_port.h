@@ -42,6 +42,7 @@ struct port {
 	uint16_t eth_port; /* PORT_DPDK: the ethdev the supervisor probed */
 	/* counters (process-local, summed into the shared block by the caller) */
 	uint64_t rx, tx, rx_errors, tx_errors, truncated;
+	uint64_t kernel_drops; /* AF_XDP: last XDP_STATISTICS rx_dropped seen */
 };
 
 /* PORT_DPDK needs the devargs the supervisor probed, to attach as a secondary. */
@@ -67,5 +68,7 @@ bool port_xdp_rx_ready(const struct port *p);
 unsigned int port_xdp_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts,
 	unsigned int n, bool *alloc_fail);
 int port_xdp_tx(struct port *p, struct rte_mbuf *m);
+/* Frames the kernel dropped before the socket could take them (XDP_STATISTICS rx_dropped). */
+uint64_t port_xdp_kernel_drops(const struct port *p);
 
 #endif

@@ -176,3 +176,14 @@ int port_xdp_tx(struct port *p, struct rte_mbuf *m)
 	p->tx++;
 	return 0;
 }
+
+uint64_t port_xdp_kernel_drops(const struct port *p)
+{
+	struct xdp_statistics st;
+	socklen_t len = sizeof(st);
+	if (!p->xdp ||
+		getsockopt(xsk_socket__fd(p->xdp->xsk), SOL_XDP, XDP_STATISTICS, &st, &len) < 0)
+		return 0;
+	/* rx_dropped: frames the kernel could not place in the UMEM, too large ones above all. */
+	return st.rx_dropped;
+}
