@@ -125,6 +125,9 @@ static unsigned int receive_all(struct ioworker *w, unsigned int burst)
 		(up->kind == PORT_AF_PACKET || up->kind == PORT_AF_XDP || up->kind == PORT_DPDK) &&
 		port_rx_ready(up))
 		n += receive(w, up, burst);
+	/* One syscall a loop finds the ready tap and tun descriptors; none when there are none. */
+	if (w->n_ports == 0 || (w->n_ports == 1 && up))
+		return n;
 	struct epoll_event ev[EPOLL_BATCH];
 	int k = epoll_wait(w->epfd, ev, EPOLL_BATCH, 0);
 	for (int i = 0; i < k; i++) {
