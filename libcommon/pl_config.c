@@ -149,6 +149,11 @@ static const struct opt options[] = {
 	OPT_STRING("pods.state_file", pods.state_file, "/var/lib/podlane/pods.json", OPT_F_NONEMPTY,
 		"crash-safe record of the pods"),
 
+	OPT_STRING("cni.socket", cni.socket, "/run/podlane/cni.sock", OPT_F_NONEMPTY,
+		"unix socket of cni-server's gRPC service (cni.CniDataplane)"),
+	OPT_UINT("cni.max_pending", cni.max_pending, 1, 1024, 64, 0,
+		"gRPC calls accepted at once; more wait in the socket's backlog"),
+
 	OPT_UINT("router.icmp_rate", router.icmp_rate, 0, 1000000, 100, 0,
 		"ICMP errors sent per second at most (0: none)"),
 

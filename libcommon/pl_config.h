@@ -83,6 +83,11 @@ struct pl_config {
 	} pods;
 
 	struct {
+		char socket[PL_CONFIG_STR_SIZE]; /* cni.socket: gRPC unix socket path */
+		uint32_t max_pending; /* cni.max_pending: calls in flight at most */
+	} cni;
+
+	struct {
 		uint32_t icmp_rate; /* router.icmp_rate: ICMP errors per second */
 	} router;
 
