@@ -2230,7 +2230,18 @@ int pl_nl_pod_tun_delete(const char *netns_path, const char *ifname)
 	rc = netns_enter(netns_path, &orig);
 	if (rc)
 		return rc;
-	rc = pl_nl_link_delete(ifname);
+	/* Only ever a TUN/TAP: an interface of that name made by someone else stays. */
+	struct nlc c;
+	struct link_info li;
+	rc = nlc_open(&c);
+	if (rc == 0) {
+		rc = link_query(&c, 0, ifname, &li);
+		nlc_close(&c);
+		if (rc == 0 && !li.is_tun)
+			rc = -EEXIST;
+	}
+	if (rc == 0)
+		rc = pl_nl_link_delete(ifname);
 	rc2 = netns_leave(orig);
 	return rc ?: rc2;
 }

@@ -172,7 +172,8 @@ int pl_nl_pod_tun_create(const char *netns_path, const char *ifname, uint32_t mt
  * Returns an fd (O_NONBLOCK, O_CLOEXEC) or -errno as pl_nl_tuntap_open. */
 int pl_nl_pod_tun_open(const char *netns_path, const char *ifname);
 
-/* Deletes the pod tun ifname inside netns_path. 0, -ENODEV or -errno. */
+/* Deletes the pod tun ifname inside netns_path; a link of that name that is not a TUN/TAP is
+ * left alone (-EEXIST). 0, -ENODEV or -errno. */
 int pl_nl_pod_tun_delete(const char *netns_path, const char *ifname);
 
 /* Parses "10.1.2.3/24" or "fd00::1/64" into a (scope and flags zero). Without a prefix the

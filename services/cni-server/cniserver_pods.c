@@ -145,8 +145,10 @@ int cni_pods_add(struct cni_pods *c, const char *netns, const char *ifname,
 		return -ENOSPC;
 	rc = pl_nl_pod_tun_create(path, ifname, c->s->cfg.pods.mtu, nl, n_addrs,
 		c->s->cfg.pods.gateway_v4, c->s->cfg.pods.gateway_v6);
-	if (rc < 0)
-		return rc;
+	if (rc < 0) {
+		PL_WARN("pods", "creating %s in %s failed: %s", ifname, path, strerror(-rc));
+		return rc == -EINVAL ? -EIO : rc; /* not the caller's input */
+	}
 	struct pl_obj_iface *p = &c->pods[idx];
 	memset(p, 0, sizeof(*p));
 	p->index = (uint16_t)idx;
@@ -180,8 +182,14 @@ int cni_pods_del(struct cni_pods *c, const char *netns, const char *ifname)
 	if (rc == -EINVAL || rc == -ENAMETOOLONG)
 		return rc;
 	int idx = find(c, path, ifname);
-	if (idx < 0)
+	if (idx < 0) {
+		/* Not recorded: an add that died between creating the tun and recording it leaves
+		 * the tun behind, and the runtime's DEL after the failed ADD is what removes it. */
+		rc = pl_nl_pod_tun_delete(path, ifname);
+		if (rc == 0)
+			PL_INFO("pods", "deleted unrecorded %s in %s", ifname, path);
 		return -ENOENT;
+	}
 	/* The namespace may be gone already, taking the tun with it. */
 	rc = pl_nl_pod_tun_delete(path, ifname);
 	if (rc < 0 && rc != -ENOENT && rc != -ENODEV)

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# kill -9 of cni-server between ADDs and during 50 parallel ADDs, with the plugin invoked as a
+# runtime does: every ADD either succeeds or returns a CNI error (and, like a runtime, the test
+# then runs DEL for it); after the restart no pod is lost or duplicated and no interface is
+# leaked: the state file, `podlanectl pods` and the namespaces' tuns name the same pods.
+. "$(dirname "$0")/../lib.sh"
+
+N=50
+PLUGIN=$BUILD_DIR/tools/podlane-cni
+write_config "cni:
+  socket: $T_DIR/cni.sock
+pods:
+  max_pods: 100
+  state_file: $T_DIR/pods.json"
+start_supervisor
+mkdir -p "$T_DIR/ipam"
+NS=()
+for ((i = 0; i < N; i++)); do
+	ip netns add "plk$$_$i" && NS+=("plk$$_$i")
+done
+trap 'rc=$?; for n in "${NS[@]}"; do ip netns del "$n" 2>/dev/null; done; (exit $rc); cleanup' EXIT
+
+netconf() {
+	cat <<EOC
+{"cniVersion":"1.0.0","name":"killtest","type":"podlane-cni","socket":"$T_DIR/cni.sock",
+ "ipam":{"type":"host-local","dataDir":"$T_DIR/ipam","ranges":[[{"subnet":"10.251.0.0/16"}]]}}
+EOC
+}
+cni() { # COMMAND I
+	netconf | CNI_COMMAND=$1 CNI_CONTAINERID="c$2" CNI_NETNS="/var/run/netns/${NS[$2]}" \
+		CNI_IFNAME=eth0 CNI_PATH="/usr/lib/cni:$(dirname "$PLUGIN")" "$PLUGIN"
+}
+# An ADD's outcome: "ok" (a result with the IP), "err <code>" (a CNI error), or "bad".
+add() { # I
+	local out rc=0
+	out=$(cni ADD "$1") || rc=$?
+	if [ $rc -eq 0 ] && jq -e '.ips[0].address' <<<"$out" >/dev/null 2>&1; then
+		echo ok
+	elif [ $rc -ne 0 ] && jq -e '.code and .msg' <<<"$out" >/dev/null 2>&1; then
+		echo "err $(jq .code <<<"$out")"
+	else
+		echo "bad rc=$rc out=$out"
+	fi
+}
+restart_cni_server() {
+	local pid
+	pid=$(svc_field cni-server pid)
+	kill -9 "$pid"
+	back() { [ "$(svc_field cni-server state)" = ready ] && [ "$(svc_field cni-server pid)" != "$pid" ]; }
+	wait_for 30 "cni-server back" back || fail "cni-server not restarted"
+}
+
+# Between ADDs.
+[ "$(add 0)" = ok ] || fail "first ADD failed"
+restart_cni_server
+[ "$(add 1)" = ok ] || fail "ADD after a restart failed"
+[ "$(ctl -j pods | jq length)" -eq 2 ] || fail "pods lost across the restart: $(ctl pods)"
+
+# During 50 parallel ADDs (two are done already: those repeat, idempotently).
+ADDS=()
+for ((i = 0; i < N; i++)); do
+	add "$i" >"$T_DIR/add.$i" &
+	ADDS+=($!)
+done
+started() { [ "$(ctl -j pods | jq length)" -ge 8 ]; }
+wait_for 30 "some ADDs done" started || fail "ADDs do not progress"
+restart_cni_server
+wait "${ADDS[@]}" # only the ADDs: the supervisor is a child too
+ok=0 errs=0
+for ((i = 0; i < N; i++)); do
+	r=$(cat "$T_DIR/add.$i")
+	case $r in
+	ok) ok=$((ok + 1)) ;;
+	err*)
+		errs=$((errs + 1))
+		cni DEL "$i" >/dev/null || fail "DEL after the failed ADD $i failed"
+		;;
+	*) fail "ADD $i: neither a result nor a CNI error: $r" ;;
+	esac
+done
+log "during the kill: $ok ADDs succeeded, $errs returned a CNI error (and were deleted)"
+
+# Three views of the pods agree: the state file, cni-server, and the tuns that exist.
+from_state=$(jq -r '.[] | .netns' "$T_DIR/pods.json" | sort)
+from_ctl=$(ctl -j pods | jq -r '.[] | .netns' | sort)
+from_ns=$(for n in "${NS[@]}"; do ip -n "$n" -d -j link show eth0 2>/dev/null |
+	jq -e '.[0].linkinfo.info_kind == "tun"' >/dev/null && echo "/var/run/netns/$n" || true; done | sort)
+[ "$from_state" = "$from_ctl" ] || fail "state file and cni-server disagree"
+[ "$from_ctl" = "$from_ns" ] || fail "cni-server and the namespaces disagree: $(diff <(echo "$from_ctl") <(echo "$from_ns"))"
+[ "$(echo "$from_ctl" | wc -l)" -eq "$ok" ] || fail "$ok ADDs succeeded but $(echo "$from_ctl" | wc -l) pods exist"
+[ "$(echo "$from_ctl" | sort -u | wc -l)" -eq "$ok" ] || fail "duplicated pods"
+log "state file, pods/show and namespaces agree on $ok pods; no interface leaked"
+log "PASS"
