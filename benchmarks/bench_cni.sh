@@ -46,10 +46,12 @@ run() { # VARIANT COMMAND BINARY TYPE DATADIR PARALLEL
 	local v=$1 cmd=$2 bin=$3 type=$4 dir=$5 par=$6 out=$T_DIR/lat.$1.$2.$6
 	: >"$out"
 	for ((i = 0; i < PODS; i += par)); do
+		local jobs=()
 		for ((j = i; j < i + par && j < PODS; j++)); do
 			call "$cmd" "$bin" "$type" "$dir" "${NS[$j]}" "c$j" >>"$out" &
+			jobs+=($!)
 		done
-		wait
+		wait "${jobs[@]}" # not a bare wait: the supervisor is a child too
 	done
 	sort -n "$out" | jq -sc --arg v "$v" --arg op "$cmd" --argjson par "$par" \
 		'{bench: "cni", variant: $v, op: $op, parallel: $par, pods: length,

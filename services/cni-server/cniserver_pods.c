@@ -145,6 +145,12 @@ int cni_pods_add(struct cni_pods *c, const char *netns, const char *ifname,
 		return -ENOSPC;
 	rc = pl_nl_pod_tun_create(path, ifname, c->s->cfg.pods.mtu, nl, n_addrs,
 		c->s->cfg.pods.gateway_v4, c->s->cfg.pods.gateway_v6);
+	if (rc == -EEXIST && pl_nl_pod_tun_delete(path, ifname) == 0) {
+		/* A tun with no record: an earlier add died before recording it. Start over. */
+		PL_INFO("pods", "replacing unrecorded %s in %s", ifname, path);
+		rc = pl_nl_pod_tun_create(path, ifname, c->s->cfg.pods.mtu, nl, n_addrs,
+			c->s->cfg.pods.gateway_v4, c->s->cfg.pods.gateway_v6);
+	}
 	if (rc < 0) {
 		PL_WARN("pods", "creating %s in %s failed: %s", ifname, path, strerror(-rc));
 		return rc == -EINVAL ? -EIO : rc; /* not the caller's input */
