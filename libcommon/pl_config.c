@@ -149,6 +149,9 @@ static const struct opt options[] = {
 	OPT_STRING("pods.state_file", pods.state_file, "/var/lib/podlane/pods.json", OPT_F_NONEMPTY,
 		"crash-safe record of the pods"),
 
+	OPT_STRING("datastore.dir", datastore.dir, "/var/lib/podlane/datastore", OPT_F_NONEMPTY,
+		"directory of Kubernetes-shaped YAML objects (podlanectl apply writes here)"),
+
 	OPT_STRING("cni.socket", cni.socket, "/run/podlane/cni.sock", OPT_F_NONEMPTY,
 		"unix socket of cni-server's gRPC service (cni.CniDataplane)"),
 	OPT_UINT("cni.max_pending", cni.max_pending, 1, 1024, 64, 0,

@@ -83,6 +83,10 @@ struct pl_config {
 	} pods;
 
 	struct {
+		char dir[PL_CONFIG_STR_SIZE]; /* datastore.dir */
+	} datastore;
+
+	struct {
 		char socket[PL_CONFIG_STR_SIZE]; /* cni.socket: gRPC unix socket path */
 		uint32_t max_pending; /* cni.max_pending: calls in flight at most */
 	} cni;

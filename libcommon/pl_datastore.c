@@ -550,20 +550,20 @@ static int write_all(int fd, const char *buf, size_t size)
 	return 0;
 }
 
-int pl_datastore_dir_write(const char *dir, const char *yaml, size_t size, char *file_out,
-	size_t file_size, char *err, size_t err_size)
+int pl_datastore_dir_write(const char *dir, const char *name, const char *yaml, size_t size,
+	char *file_out, size_t file_size, char *err, size_t err_size)
 {
 	char tmp[PATH_MAX], dst[PATH_MAX];
 	struct idents ids = { 0 };
 	int rc, fd, dfd;
 
-	rc = pl_k8s_parse_buffer("(input)", yaml, size, on_ident, &ids, err, err_size);
+	rc = pl_k8s_parse_buffer(name, yaml, size, on_ident, &ids, err, err_size);
 	if (ids.nomem)
 		rc = -ENOMEM;
 	if (rc > 0)
 		rc = -EINVAL;
 	if (!rc && (!ids.n_objects || !ids.n)) {
-		snprintf(err, err_size, "(input): no Service or EndpointSlice in it");
+		snprintf(err, err_size, "%s: no Service or EndpointSlice in it", name);
 		rc = -EINVAL;
 	}
 	if (rc)
@@ -608,15 +608,15 @@ out:
 	return rc;
 }
 
-int pl_datastore_dir_delete_objects(
-	const char *dir, const char *yaml, size_t size, char *err, size_t err_size)
+int pl_datastore_dir_delete_objects(const char *dir, const char *name, const char *yaml,
+	size_t size, char *err, size_t err_size)
 {
 	struct idents ids = { 0 };
 	char path[PATH_MAX];
 	int rc, removed = 0;
 	size_t i;
 
-	rc = pl_k8s_parse_buffer("(input)", yaml, size, on_ident, &ids, err, err_size);
+	rc = pl_k8s_parse_buffer(name, yaml, size, on_ident, &ids, err, err_size);
 	if (ids.nomem)
 		rc = -ENOMEM;
 	if (rc >= 0 && ids.anonymous) {
@@ -624,7 +624,7 @@ int pl_datastore_dir_delete_objects(
 		rc = -EINVAL;
 	}
 	if (rc >= 0 && !ids.n) {
-		snprintf(err, err_size, "(input): no Service or EndpointSlice named in it");
+		snprintf(err, err_size, "%s: no Service or EndpointSlice named in it", name);
 		rc = -EINVAL;
 	}
 	if (rc < 0)

@@ -38,16 +38,17 @@ size_t pl_datastore_count(const struct pl_datastore *ds);
 /* Documents/files rejected since pl_datastore_dir_new. */
 uint64_t pl_datastore_n_errors(const struct pl_datastore *ds);
 
+/* `name` stands for the input in messages (e.g. the file apply -f read). */
 /* Validates yaml (every document must be valid, at least one object) and writes it whole,
- * atomically (temp file, fsync, rename, fsync of the directory), as <kind>-<ns>-<name>.yaml
- * after its first object. Nothing is written on error. The file name goes to file_out when
- * non-NULL (file_size bytes). 0 or -errno, with the reason in err. */
-int pl_datastore_dir_write(const char *dir, const char *yaml, size_t size, char *file_out,
-	size_t file_size, char *err, size_t err_size);
+ * atomically (temp file, fsync, rename, fsync of the directory), named after its first object:
+ * <kind>_<ns>_<name>.yaml ("_" cannot occur in a name). Nothing is written on error. The file
+ * name goes to file_out when non-NULL (file_size bytes). 0 or -errno, with the reason in err. */
+int pl_datastore_dir_write(const char *dir, const char *name, const char *yaml, size_t size,
+	char *file_out, size_t file_size, char *err, size_t err_size);
 
-/* Removes the files <kind>-<ns>-<name>.yaml of the objects named in yaml (only their identity
+/* Removes the files <kind>_<ns>_<name>.yaml of the objects named in yaml (only their identity
  * is needed). Returns how many files were removed, or -errno. */
-int pl_datastore_dir_delete_objects(
-	const char *dir, const char *yaml, size_t size, char *err, size_t err_size);
+int pl_datastore_dir_delete_objects(const char *dir, const char *name, const char *yaml,
+	size_t size, char *err, size_t err_size);
 
 #endif /* PL_DATASTORE_H */

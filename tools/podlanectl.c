@@ -16,6 +16,7 @@
 #include "pl_admin.h"
 #include "pl_bus.h"
 #include "pl_config.h"
+#include "pl_datastore.h"
 #include "pl_stats.h"
 
 #ifndef PODLANE_VERSION
@@ -47,6 +48,9 @@ static void usage(FILE *out)
 		"Commands every service answers: list-commands, version, log/set [MODULE] LEVEL,\n"
 		"log/show, counters/show [NAME]. `podlanectl -s SERVICE list-commands` lists the "
 		"rest.\n"
+		"apply -f FILE / delete -f FILE: Kubernetes-shaped objects (v1 Service,\n"
+		"discovery.k8s.io/v1 EndpointSlice) into / out of datastore.dir; validated whole\n"
+		"first (an invalid document changes nothing). FILE - reads stdin.\n"
 		"pod add NETNS IFNAME ADDR... / pod del NETNS IFNAME / pods: pod interfaces\n"
 		"(shorthands for -s cni-server pod/add, pod/del, pods/show).\n"
 		"bus-dump [PRODUCER]: sync with a state-bus producer (default supervisor) and\n"
@@ -154,6 +158,52 @@ static int bus_dump(void *zctx, const char *run_dir, const char *producer, int t
 	pl_bus_consumer_destroy(&c);
 	json_object_put(root);
 	return ret;
+}
+
+#define MAX_APPLY_SIZE (16u << 20)
+
+/* apply -f FILE / delete -f FILE: Kubernetes-shaped objects into or out of the datastore
+ * directory. Validated whole first: one bad document and nothing changes. */
+static int apply_or_delete(bool apply, const char *file, const char *dir)
+{
+	char err[1024] = "", out[512] = "";
+	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+	if (!f) {
+		fprintf(stderr, "podlanectl: %s: %s\n", file, strerror(errno));
+		return EXIT_CMD_FAILED;
+	}
+	/* Read one byte more than allowed, so an oversized input is seen as such. */
+	size_t cap = MAX_APPLY_SIZE + 1, len = 0;
+	char *buf = malloc(cap);
+	if (buf)
+		len = fread(buf, 1, cap, f);
+	if (f != stdin)
+		fclose(f);
+	if (!buf) {
+		fprintf(stderr, "podlanectl: out of memory\n");
+		return EXIT_CMD_FAILED;
+	}
+	int rc;
+	if (len > MAX_APPLY_SIZE) {
+		snprintf(err, sizeof(err), "%s: larger than %u MiB", file, MAX_APPLY_SIZE >> 20);
+		rc = -EFBIG;
+	} else if (apply) {
+		rc = pl_datastore_dir_write(
+			dir, file, buf, len, out, sizeof(out), err, sizeof(err));
+	} else {
+		rc = pl_datastore_dir_delete_objects(dir, file, buf, len, err, sizeof(err));
+	}
+	free(buf);
+	if (rc < 0) {
+		fprintf(stderr, "podlanectl: %s rejected, nothing changed: %s\n", file,
+			err[0] ? err : strerror(-rc));
+		return EXIT_CMD_FAILED;
+	}
+	if (apply)
+		printf("applied %s -> %s\n", file, out);
+	else
+		printf("deleted %d object file%s\n", rc, rc == 1 ? "" : "s");
+	return EXIT_OK;
 }
 
 static int status(void *zctx, const char *run_dir, bool json, int timeout)
@@ -288,12 +338,18 @@ int main(int argc, char **argv)
 			svc);
 		return EXIT_USAGE;
 	}
-	if (!run_dir) {
-		if (pl_config_load(&cfg, config, err, sizeof(err)) < 0) {
-			fprintf(stderr, "podlanectl: configuration error: %s\n", err);
+	if (pl_config_load(&cfg, config, err, sizeof(err)) < 0) {
+		fprintf(stderr, "podlanectl: configuration error: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (!run_dir)
+		run_dir = cfg.run_dir;
+	if (strcmp(argv[optind], "apply") == 0 || strcmp(argv[optind], "delete") == 0) {
+		if (argc - optind != 3 || strcmp(argv[optind + 1], "-f") != 0) {
+			fprintf(stderr, "podlanectl: usage: %s -f FILE\n", argv[optind]);
 			return EXIT_USAGE;
 		}
-		run_dir = cfg.run_dir;
+		return apply_or_delete(argv[optind][0] == 'a', argv[optind + 2], cfg.datastore.dir);
 	}
 	/* Shorthands: `pod add|del ...` and `pods` go to cni-server. */
 	char pod_cmd[16];

@@ -295,8 +295,8 @@ static void test_apply_and_delete(void **state)
 
 	load(f);
 	snprintf(both, sizeof(both), "%s---\n%s", svc_a, eps_a);
-	assert_int_equal(pl_datastore_dir_write(
-				 f->dir, both, strlen(both), file, sizeof(file), err, sizeof(err)),
+	assert_int_equal(pl_datastore_dir_write(f->dir, "input.yaml", both, strlen(both), file,
+				 sizeof(file), err, sizeof(err)),
 		0);
 	assert_string_equal(file, "service_default_a.yaml");
 	snprintf(path, sizeof(path), "%s/%s", f->dir, file);
@@ -306,23 +306,28 @@ static void test_apply_and_delete(void **state)
 
 	/* Invalid input: nothing written, no temporary file left. */
 	before = dir_entries(f->dir);
-	assert_int_equal(
-		pl_datastore_dir_write(f->dir, invalid, strlen(invalid), NULL, 0, err, sizeof(err)),
+	assert_int_equal(pl_datastore_dir_write(f->dir, "input.yaml", invalid, strlen(invalid),
+				 NULL, 0, err, sizeof(err)),
 		-EINVAL);
-	assert_non_null(strstr(err, "(input):9: Service default/bad: field 'spec.ports[0].port'"));
+	assert_non_null(
+		strstr(err, "input.yaml:9: Service default/bad: field 'spec.ports[0].port'"));
 	assert_int_equal(dir_entries(f->dir), before);
-	assert_int_equal(pl_datastore_dir_write(f->dir, "", 0, NULL, 0, err, sizeof(err)), -EINVAL);
+	assert_int_equal(
+		pl_datastore_dir_write(f->dir, "input.yaml", "", 0, NULL, 0, err, sizeof(err)),
+		-EINVAL);
 	assert_int_equal(dir_entries(f->dir), before);
 
 	/* delete -f: the file named after the object goes, and with it both objects. */
 	f->log[0] = '\0';
-	assert_int_equal(
-		pl_datastore_dir_delete_objects(f->dir, svc_a, strlen(svc_a), err, sizeof(err)), 1);
+	assert_int_equal(pl_datastore_dir_delete_objects(
+				 f->dir, "input.yaml", svc_a, strlen(svc_a), err, sizeof(err)),
+		1);
 	wait_for(f, "del EndpointSlice/default/a-1\n", false);
 	assert_non_null(strstr(f->log, "del Service/default/a\n"));
 	assert_int_equal(pl_datastore_count(f->ds), 0);
-	assert_int_equal(
-		pl_datastore_dir_delete_objects(f->dir, svc_a, strlen(svc_a), err, sizeof(err)), 0);
+	assert_int_equal(pl_datastore_dir_delete_objects(
+				 f->dir, "input.yaml", svc_a, strlen(svc_a), err, sizeof(err)),
+		0);
 	assert_int_equal(pl_datastore_n_errors(f->ds), 0);
 }
 
