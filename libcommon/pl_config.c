@@ -4,6 +4,7 @@
  * API into a scratch struct that starts from the defaults; *cfg only receives it when the whole
  * file was accepted, so a caller never sees a half-applied configuration. */
 #include "pl_config.h"
+#include "pl_yaml.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -318,53 +319,16 @@ static size_t ev_line(const yaml_event_t *ev)
 	return ev->start_mark.line + 1;
 }
 
-/* Next event, with syntax errors and anchors/aliases turned into messages. The caller deletes
- * the event on success; on failure there is nothing to delete. */
+/* Next event (pl_yaml.h); failures become this parse's error. The caller deletes the event on
+ * success; on failure there is nothing to delete. */
 static int next_event(struct parse_ctx *c, yaml_event_t *ev)
 {
-	const yaml_char_t *anchor = NULL;
-	yaml_parser_t *p = &c->parser;
-
-	if (!yaml_parser_parse(p, ev)) {
-		if (p->error == YAML_MEMORY_ERROR) {
-			set_err(c->err, c->err_size, c->name, 0, "out of memory");
-			return -ENOMEM;
-		}
-		if (p->error == YAML_READER_ERROR) {
-			set_err(c->err, c->err_size, c->name, 0, "YAML error: %s at byte %zu",
-				p->problem ? p->problem : "unreadable input", p->problem_offset);
-			return -EINVAL;
-		}
-		set_err(c->err, c->err_size, c->name, p->problem_mark.line + 1,
-			"YAML syntax error: %s%s%s%s", p->problem ? p->problem : "invalid YAML",
-			p->context ? " (" : "", p->context ? p->context : "",
-			p->context ? ")" : "");
-		return -EINVAL;
-	}
-	switch (ev->type) {
-	case YAML_ALIAS_EVENT:
-		anchor = ev->data.alias.anchor;
-		break;
-	case YAML_SCALAR_EVENT:
-		anchor = ev->data.scalar.anchor;
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-		anchor = ev->data.sequence_start.anchor;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		anchor = ev->data.mapping_start.anchor;
-		break;
-	default:
-		break;
-	}
-	if (ev->type == YAML_ALIAS_EVENT || anchor) {
-		set_err(c->err, c->err_size, c->name, ev_line(ev),
-			"YAML anchors and aliases are not supported (&%.*s)", QUOTE_MAX,
-			anchor ? (const char *)anchor : "");
-		yaml_event_delete(ev);
-		return -EINVAL;
-	}
-	return 0;
+	char msg[PL_CONFIG_ERR_SIZE];
+	size_t line;
+	int rc = pl_yaml_next_event(&c->parser, ev, msg, sizeof(msg), &line);
+	if (rc < 0)
+		set_err(c->err, c->err_size, c->name, line, "%s", msg);
+	return rc;
 }
 
 static int parse_u32(const char *s, size_t len, uint64_t *out)

@@ -4,6 +4,7 @@
  * knows into a zeroed object, checking type, range and limit of each, and skips the rest. The
  * first error rejects the document with "FILE:LINE: <Kind> <ns>/<name>: field '<path>': ...". */
 #include "pl_k8s.h"
+#include "pl_yaml.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -119,37 +120,12 @@ struct reader {
 
 static int next_event(struct reader *r, yaml_event_t *ev, struct doc_ctx *d)
 {
-	const yaml_char_t *anchor = NULL;
-	yaml_parser_t *p = &r->parser;
-
-	if (!yaml_parser_parse(p, ev)) {
-		if (p->error == YAML_MEMORY_ERROR)
-			return -ENOMEM;
-		fail(d, p->problem_mark.line + 1, NULL, "YAML syntax error: %s%s%s%s",
-			p->problem ? p->problem : "invalid YAML", p->context ? " (" : "",
-			p->context ? p->context : "", p->context ? ")" : "");
-		return -EINVAL;
-	}
-	switch (ev->type) {
-	case YAML_SCALAR_EVENT:
-		anchor = ev->data.scalar.anchor;
-		break;
-	case YAML_SEQUENCE_START_EVENT:
-		anchor = ev->data.sequence_start.anchor;
-		break;
-	case YAML_MAPPING_START_EVENT:
-		anchor = ev->data.mapping_start.anchor;
-		break;
-	default:
-		break;
-	}
-	if (ev->type == YAML_ALIAS_EVENT || anchor) {
-		fail(d, ev->start_mark.line + 1, NULL,
-			"YAML anchors and aliases are not supported");
-		yaml_event_delete(ev);
-		return -EINVAL;
-	}
-	return 0;
+	char msg[256];
+	size_t line;
+	int rc = pl_yaml_next_event(&r->parser, ev, msg, sizeof(msg), &line);
+	if (rc == -EINVAL)
+		fail(d, line ? line : 1, NULL, "%s", msg);
+	return rc;
 }
 
 /* Reads one node whose first event is *ev (consumed here). */
