@@ -70,6 +70,7 @@ struct opt {
 
 static const char *const log_levels[] = { "err", "warn", "info", "debug", NULL };
 static const char *const uplink_drivers[] = { "af_packet", "af_xdp", "dpdk", NULL };
+static const char *const datastore_sources[] = { "dir", "etcd", NULL };
 
 /* The single list of options. */
 static const struct opt options[] = {
@@ -150,8 +151,29 @@ static const struct opt options[] = {
 	OPT_STRING("pods.state_file", pods.state_file, "/var/lib/podlane/pods.json", OPT_F_NONEMPTY,
 		"crash-safe record of the pods"),
 
+	OPT_CHOICE("datastore.source", datastore.source, datastore_sources, "dir",
+		"where cluster objects come from: a directory or etcd v3"),
 	OPT_STRING("datastore.dir", datastore.dir, "/var/lib/podlane/datastore", OPT_F_NONEMPTY,
 		"directory of Kubernetes-shaped YAML objects (podlanectl apply writes here)"),
+	OPT_STRING("datastore.etcd_endpoint", datastore.etcd_endpoint, "http://127.0.0.1:2379",
+		OPT_F_NONEMPTY, "source etcd: the etcd v3 server's client URL"),
+	OPT_STRING("datastore.etcd_prefix", datastore.etcd_prefix, "/podlane/objects/",
+		OPT_F_NONEMPTY, "source etcd: prefix of the object keys"),
+
+	OPT_UINT("services.max_sessions", services.max_sessions, 1024, 16777216, 262144, 0,
+		"conntrack sessions at most (shared memory, fixed at first start)"),
+	OPT_UINT("services.max_frontends", services.max_frontends, 16, 1048576, 65536, 0,
+		"service (address, port, protocol) entries at most"),
+	OPT_UINT("services.max_backends", services.max_backends, 16, 4194304, 262144, 0,
+		"service endpoints at most, over all services"),
+	OPT_UINT("services.tcp_syn_timeout_s", services.tcp_syn_timeout_s, 1, 86400, 60, 0,
+		"a TCP session not yet established expires after this"),
+	OPT_UINT("services.tcp_established_timeout_s", services.tcp_established_timeout_s, 1,
+		2592000, 86400, 0, "an idle established TCP session expires after this"),
+	OPT_UINT("services.tcp_closing_timeout_s", services.tcp_closing_timeout_s, 1, 86400, 10, 0,
+		"a TCP session after FIN or RST expires after this"),
+	OPT_UINT("services.udp_timeout_s", services.udp_timeout_s, 1, 86400, 30, 0,
+		"an idle UDP session expires after this"),
 
 	OPT_STRING("cni.socket", cni.socket, "/run/podlane/cni.sock", OPT_F_NONEMPTY,
 		"unix socket of cni-server's gRPC service (cni.CniDataplane)"),
