@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Directory source of the datastore. Objects live in a hash table keyed "<Kind>/<ns>/<name>",
- * each owned by the one file it came from; every file keeps the set of keys it defines, so that
- * re-reading it tells which objects appeared, changed or went away. inotify (close-after-write,
- * rename in/out, delete) says which files to re-read; a queue overflow re-scans everything.
- * Writers (podlanectl apply) replace files atomically, so a reader never sees half a file. */
+/* The datastore's object table and its directory source. Objects live in a hash table keyed
+ * "<Kind>/<ns>/<name>". Directory: each object is owned by the one file it came from; every file
+ * keeps the set of keys it defines, so that re-reading it tells which objects appeared, changed or
+ * went away. inotify (close-after-write, rename in/out, delete) says which files to re-read; a
+ * queue overflow re-scans everything. Writers (podlanectl apply) replace files atomically, so a
+ * reader never sees half a file. etcd: pl_datastore_etcd.c's thread queues parsed outcomes, which
+ * handle() applies here; a full read is bracketed so that what it did not name can be dropped. */
 #include "pl_datastore.h"
 
 #include <dirent.h>
@@ -18,6 +20,9 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "pl_config.h"
+#include "pl_datastore_etcd.h"
 
 #define N_BUCKETS 4096
 #define MSG_SIZE 1024
@@ -34,11 +39,13 @@ struct dfile {
 struct entry {
 	char key[PL_K8S_KEY_SIZE];
 	struct pl_k8s_object *obj;
-	struct dfile *file;
+	struct dfile *file; /* directory source */
+	uint64_t sync_gen; /* etcd source: the last full read that named it */
 	struct entry *next;
 };
 
 struct pl_datastore {
+	struct pl_datastore_etcd_watch *etcd; /* NULL: the directory source */
 	char dir[PATH_MAX];
 	int fd;
 	pl_datastore_set_fn *cb_set;
@@ -49,6 +56,9 @@ struct pl_datastore {
 	size_t count;
 	struct dfile *files;
 	uint64_t n_errors;
+	/* etcd source: between SYNC_BEGIN and SYNC_END, with this generation. */
+	bool syncing;
+	uint64_t sync_gen;
 };
 
 /* A document of the file being re-read. */
@@ -84,6 +94,8 @@ static struct entry **find_slot(struct pl_datastore *ds, const char *key)
 		pp = &(*pp)->next;
 	return pp;
 }
+
+static int handle_dir(struct pl_datastore *ds);
 
 static void report(struct pl_datastore *ds, const char *msg)
 {
@@ -414,10 +426,144 @@ void pl_datastore_destroy(struct pl_datastore **dsp)
 		free(f->keys);
 		free(f);
 	}
-	if (ds->fd >= 0)
+	/* The etcd source's fd belongs to its watch. */
+	if (ds->etcd)
+		pl_datastore_etcd_watch_destroy(&ds->etcd);
+	else if (ds->fd >= 0)
 		close(ds->fd);
 	free(ds);
 	*dsp = NULL;
+}
+
+/* ---- the etcd source ---- */
+
+/* obj (taken over) is what key holds now. */
+static void store_object(struct pl_datastore *ds, const char *key, struct pl_k8s_object **objp)
+{
+	struct entry **slot = find_slot(ds, key), *e = *slot;
+
+	if (e) {
+		e->sync_gen = ds->sync_gen;
+		/* Also what a resumed watch or a re-read brings again: nothing to report. */
+		if (pl_k8s_object_equal(e->obj, *objp)) {
+			pl_k8s_object_destroy(objp);
+			return;
+		}
+		pl_k8s_object_destroy(&e->obj);
+	} else {
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			reportf(ds, "%s: out of memory; not stored", key);
+			pl_k8s_object_destroy(objp);
+			return;
+		}
+		snprintf(e->key, sizeof(e->key), "%s", key);
+		e->sync_gen = ds->sync_gen;
+		*slot = e;
+		ds->count++;
+	}
+	e->obj = *objp;
+	*objp = NULL;
+	if (ds->cb_set)
+		ds->cb_set(e->key, e->obj, ds->ctx);
+}
+
+/* After a complete full read: what it did not name is no longer in etcd. */
+static void drop_unsynced(struct pl_datastore *ds)
+{
+	struct entry *e, *next;
+	size_t i;
+
+	for (i = 0; i < N_BUCKETS; i++) {
+		for (e = ds->buckets[i]; e; e = next) {
+			next = e->next;
+			if (e->sync_gen != ds->sync_gen)
+				remove_key(ds, e->key);
+		}
+	}
+}
+
+static int handle_etcd(struct pl_datastore *ds)
+{
+	struct pl_datastore_etcd_event *ev, *next;
+	struct entry *e;
+
+	for (ev = pl_datastore_etcd_watch_take(ds->etcd); ev; ev = next) {
+		next = ev->next;
+		switch (ev->type) {
+		case PL_DATASTORE_ETCD_SET:
+			store_object(ds, ev->key, &ev->obj);
+			break;
+		case PL_DATASTORE_ETCD_INVALID:
+			/* The previous version stays, and a full read must not drop it either. */
+			e = ev->key[0] ? *find_slot(ds, ev->key) : NULL;
+			if (e)
+				e->sync_gen = ds->sync_gen;
+			report(ds, ev->msg);
+			break;
+		case PL_DATASTORE_ETCD_DEL:
+			remove_key(ds, ev->key);
+			break;
+		case PL_DATASTORE_ETCD_SYNC_BEGIN:
+			ds->syncing = true;
+			ds->sync_gen++;
+			break;
+		case PL_DATASTORE_ETCD_SYNC_END:
+			if (ds->syncing)
+				drop_unsynced(ds);
+			ds->syncing = false;
+			break;
+		case PL_DATASTORE_ETCD_SYNC_ABORT:
+			ds->syncing = false;
+			break;
+		case PL_DATASTORE_ETCD_NOTICE:
+			/* Not a rejected object: not counted. */
+			if (ds->cb_err)
+				ds->cb_err(ev->msg, ds->ctx);
+			break;
+		}
+		pl_datastore_etcd_event_free(ev);
+	}
+	return 0;
+}
+
+struct pl_datastore *pl_datastore_etcd_new(const char *endpoint, const char *prefix,
+	pl_datastore_set_fn *cb_set, pl_datastore_del_fn *cb_del, pl_datastore_err_fn *cb_err,
+	void *ctx)
+{
+	struct pl_datastore *ds = calloc(1, sizeof(*ds));
+	int rc;
+
+	if (!ds)
+		return NULL;
+	ds->fd = -1;
+	ds->cb_set = cb_set;
+	ds->cb_del = cb_del;
+	ds->cb_err = cb_err;
+	ds->ctx = ctx;
+	ds->etcd = pl_datastore_etcd_watch_new(endpoint, prefix);
+	if (!ds->etcd) {
+		rc = errno;
+		free(ds);
+		errno = rc;
+		return NULL;
+	}
+	ds->fd = pl_datastore_etcd_watch_fd(ds->etcd);
+	return ds;
+}
+
+static bool etcd_source(const struct pl_config *cfg)
+{
+	return !strcmp(cfg->datastore.source, "etcd");
+}
+
+struct pl_datastore *pl_datastore_open(const struct pl_config *cfg, pl_datastore_set_fn *cb_set,
+	pl_datastore_del_fn *cb_del, pl_datastore_err_fn *cb_err, void *ctx)
+{
+	if (etcd_source(cfg))
+		return pl_datastore_etcd_new(cfg->datastore.etcd_endpoint,
+			cfg->datastore.etcd_prefix, cb_set, cb_del, cb_err, ctx);
+	return pl_datastore_dir_new(cfg->datastore.dir, cb_set, cb_del, cb_err, ctx);
 }
 
 int pl_datastore_fd(const struct pl_datastore *ds)
@@ -426,6 +572,13 @@ int pl_datastore_fd(const struct pl_datastore *ds)
 }
 
 int pl_datastore_handle(struct pl_datastore *ds)
+{
+	if (ds->etcd)
+		return handle_etcd(ds);
+	return handle_dir(ds);
+}
+
+static int handle_dir(struct pl_datastore *ds)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
 	bool overflow = false;
@@ -643,4 +796,24 @@ int pl_datastore_dir_delete_objects(const char *dir, const char *name, const cha
 out:
 	free(ids.files);
 	return rc;
+}
+
+int pl_datastore_write(const struct pl_config *cfg, const char *name, const char *yaml, size_t size,
+	char *where, size_t where_size, char *err, size_t err_size)
+{
+	if (etcd_source(cfg))
+		return pl_datastore_etcd_write(cfg->datastore.etcd_endpoint,
+			cfg->datastore.etcd_prefix, name, yaml, size, where, where_size, err,
+			err_size);
+	return pl_datastore_dir_write(
+		cfg->datastore.dir, name, yaml, size, where, where_size, err, err_size);
+}
+
+int pl_datastore_delete_objects(const struct pl_config *cfg, const char *name, const char *yaml,
+	size_t size, char *err, size_t err_size)
+{
+	if (etcd_source(cfg))
+		return pl_datastore_etcd_delete_objects(cfg->datastore.etcd_endpoint,
+			cfg->datastore.etcd_prefix, name, yaml, size, err, err_size);
+	return pl_datastore_dir_delete_objects(cfg->datastore.dir, name, yaml, size, err, err_size);
 }

@@ -16,6 +16,11 @@ T_PORT=$((20000 + ($$ % 20000)))
 T_CONF=$T_DIR/podlane.yaml
 T_RUN=$T_DIR/run
 SUP_PID=
+ETCD_PID=
+ETCD_ENDPOINT=
+ETCD_DIR=
+ETCD_PORT=
+ETCD_PEER_PORT=
 
 log() { printf '[%s] %s\n' "$T_NAME" "$*" >&2; }
 fail() { log "FAIL: $*"; exit 1; }
@@ -76,8 +81,83 @@ podlane_pids() {
 
 no_podlane_left() { [ -z "$(podlane_pids)" ]; }
 
+# etcd for tests of the datastore's etcd source: a single member listening on 127.0.0.1 only,
+# on free ports, its data in $T_DIR/etcd and its log in $T_DIR/etcd.log; cleanup stops it.
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+etcd_healthy() {
+	curl -sf --noproxy '*' --max-time 1 "$ETCD_ENDPOINT/health" | grep -q '"health":"true"'
+}
+
+# Starts etcd on ETCD_DIR/ETCD_PORT/ETCD_PEER_PORT and waits until it answers, or until it exits
+# (a port taken meanwhile) or the deadline: 1 then.
+etcd_spawn() {
+	local peer=http://127.0.0.1:$ETCD_PEER_PORT deadline=$((SECONDS + 30))
+	etcd --name default --data-dir "$ETCD_DIR" \
+		--listen-client-urls "$ETCD_ENDPOINT" --advertise-client-urls "$ETCD_ENDPOINT" \
+		--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
+		--initial-cluster "default=$peer" >>"$T_DIR/etcd.log" 2>&1 &
+	ETCD_PID=$!
+	# Out of the job table: etcd_restart's kill -9 is not reported as a crash.
+	disown "$ETCD_PID"
+	while ! etcd_healthy; do
+		if ! kill -0 "$ETCD_PID" 2>/dev/null; then
+			ETCD_PID=
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "etcd not healthy on $ETCD_ENDPOINT after 30s"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# etcd_start: sets ETCD_ENDPOINT (http://127.0.0.1:PORT), ETCD_PID, ETCD_DIR, ETCD_PORT and
+# ETCD_PEER_PORT, and returns once etcd is healthy.
+etcd_start() {
+	local try
+	ETCD_DIR=$T_DIR/etcd
+	for try in 1 2 3; do
+		ETCD_PORT=$(free_port)
+		ETCD_PEER_PORT=$(free_port)
+		[ "$ETCD_PORT" != "$ETCD_PEER_PORT" ] || continue
+		ETCD_ENDPOINT=http://127.0.0.1:$ETCD_PORT
+		if etcd_spawn; then
+			log "etcd $ETCD_PID on $ETCD_ENDPOINT"
+			return 0
+		fi
+		etcd_stop
+		rm -rf "$ETCD_DIR"
+	done
+	fail "etcd did not start (attempt $try); see $T_DIR/etcd.log"
+}
+
+etcd_stop() {
+	[ -n "$ETCD_PID" ] || return 0
+	kill -TERM "$ETCD_PID" 2>/dev/null || true
+	wait_for 15 "etcd exit" bash -c "! kill -0 $ETCD_PID" || kill -KILL "$ETCD_PID" 2>/dev/null || true
+	ETCD_PID=
+}
+
+# etcd_restart: kill -9, then etcd again on the same data dir and ports (ETCD_ENDPOINT stays).
+etcd_restart() {
+	[ -n "$ETCD_PID" ] || fail "etcd_restart: no etcd started"
+	kill -KILL "$ETCD_PID" 2>/dev/null || true
+	wait_for 15 "etcd killed" bash -c "! kill -0 $ETCD_PID" || fail "etcd $ETCD_PID outlived SIGKILL"
+	ETCD_PID=
+	etcd_spawn || fail "etcd did not come back on $ETCD_ENDPOINT; see $T_DIR/etcd.log"
+}
+
 cleanup() {
 	local rc=$?
+	etcd_stop || true
+	if [ $rc -ne 0 ] && [ -f "$T_DIR/etcd.log" ]; then
+		log "etcd log (last 20 lines):"
+		tail -20 "$T_DIR/etcd.log" >&2 || true
+	fi
 	if [ -n "$SUP_PID" ] && kill -0 "$SUP_PID" 2>/dev/null; then
 		kill -TERM "$SUP_PID" 2>/dev/null || true
 		wait_for 15 "supervisor exit" bash -c "! kill -0 $SUP_PID" || kill -KILL "$SUP_PID" 2>/dev/null || true

@@ -49,8 +49,10 @@ static void usage(FILE *out)
 		"log/show, counters/show [NAME]. `podlanectl -s SERVICE list-commands` lists the "
 		"rest.\n"
 		"apply -f FILE / delete -f FILE: Kubernetes-shaped objects (v1 Service,\n"
-		"discovery.k8s.io/v1 EndpointSlice) into / out of datastore.dir; validated whole\n"
-		"first (an invalid document changes nothing). FILE - reads stdin.\n"
+		"discovery.k8s.io/v1 EndpointSlice) into / out of the configured datastore\n"
+		"source (datastore.source: the directory datastore.dir, or etcd at\n"
+		"datastore.etcd_endpoint under datastore.etcd_prefix, in one transaction);\n"
+		"validated whole first (an invalid document changes nothing). FILE - reads stdin.\n"
 		"pod add NETNS IFNAME ADDR... / pod del NETNS IFNAME / pods: pod interfaces\n"
 		"(shorthands for -s cni-server pod/add, pod/del, pods/show).\n"
 		"bus-dump [PRODUCER]: sync with a state-bus producer (default supervisor) and\n"
@@ -162,9 +164,9 @@ static int bus_dump(void *zctx, const char *run_dir, const char *producer, int t
 
 #define MAX_APPLY_SIZE (16u << 20)
 
-/* apply -f FILE / delete -f FILE: Kubernetes-shaped objects into or out of the datastore
- * directory. Validated whole first: one bad document and nothing changes. */
-static int apply_or_delete(bool apply, const char *file, const char *dir)
+/* apply -f FILE / delete -f FILE: Kubernetes-shaped objects into or out of the configured
+ * datastore source. Validated whole first: one bad document and nothing changes. */
+static int apply_or_delete(bool apply, const char *file, const struct pl_config *cfg)
 {
 	char err[1024] = "", out[512] = "";
 	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
@@ -188,10 +190,9 @@ static int apply_or_delete(bool apply, const char *file, const char *dir)
 		snprintf(err, sizeof(err), "%s: larger than %u MiB", file, MAX_APPLY_SIZE >> 20);
 		rc = -EFBIG;
 	} else if (apply) {
-		rc = pl_datastore_dir_write(
-			dir, file, buf, len, out, sizeof(out), err, sizeof(err));
+		rc = pl_datastore_write(cfg, file, buf, len, out, sizeof(out), err, sizeof(err));
 	} else {
-		rc = pl_datastore_dir_delete_objects(dir, file, buf, len, err, sizeof(err));
+		rc = pl_datastore_delete_objects(cfg, file, buf, len, err, sizeof(err));
 	}
 	free(buf);
 	if (rc < 0) {
@@ -201,6 +202,8 @@ static int apply_or_delete(bool apply, const char *file, const char *dir)
 	}
 	if (apply)
 		printf("applied %s -> %s\n", file, out);
+	else if (strcmp(cfg->datastore.source, "etcd") == 0)
+		printf("deleted %d object%s\n", rc, rc == 1 ? "" : "s");
 	else
 		printf("deleted %d object file%s\n", rc, rc == 1 ? "" : "s");
 	return EXIT_OK;
@@ -349,7 +352,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "podlanectl: usage: %s -f FILE\n", argv[optind]);
 			return EXIT_USAGE;
 		}
-		return apply_or_delete(argv[optind][0] == 'a', argv[optind + 2], cfg.datastore.dir);
+		return apply_or_delete(argv[optind][0] == 'a', argv[optind + 2], &cfg);
 	}
 	/* Shorthands: `pod add|del ...` and `pods` go to cni-server. */
 	char pod_cmd[16];
