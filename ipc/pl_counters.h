@@ -21,7 +21,9 @@
 	X(ICMP_RATE, "icmp_rate", "Dropped without the ICMP error it called for: rate limit")     \
 	X(NO_NEIGHBOR, "no_neighbor", "Next hop unresolved (ARP/ND) or too many packets waiting") \
 	X(NO_PORT, "no_port", "Output interface not open")                                        \
-	X(TX_ERROR, "tx_error", "The kernel refused the frame on output")
+	X(TX_ERROR, "tx_error", "The kernel refused the frame on output")                         \
+	X(SESSIONS_FULL, "sessions_full", "New flow while the session table was full")            \
+	X(NO_ENDPOINT, "no_endpoint", "To a service without endpoints, no reject sent (rate limit)")
 
 enum pl_drop_reason {
 #define PL_X(sym, name, help) PL_DROP_##sym,
@@ -67,12 +69,33 @@ enum pl_drop_reason {
 		"Dropped: next hop unresolved (ARP/ND) or too many packets waiting")             \
 	X(DROP_NO_PORT, "drop_no_port", "Dropped: output interface not open")                    \
 	X(DROP_TX_ERROR, "drop_tx_error", "Dropped: the kernel refused the frame on output")     \
+	X(DROP_SESSIONS_FULL, "drop_sessions_full",                                              \
+		"Dropped: a new flow while the session table was full")                          \
+	X(DROP_NO_ENDPOINT, "drop_no_endpoint",                                                  \
+		"Dropped: to a service without endpoints, reject not sent (rate limit)")         \
 	X(BURSTS, "bursts", "Non-empty bursts processed")                                        \
 	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                      \
 	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")      \
 	X(L2_HANDLED, "l2_handled", "Frames handled in io-worker: ARP, neighbour discovery")     \
 	X(RX_OTHER_MAC, "rx_other_mac", "Frames received for another MAC address (dropped)")     \
 	X(RX_OVERSIZE, "rx_oversize", "Frames larger than a packet buffer (dropped)")
+
+/* nat-lb's own, after the stage counters. */
+#define PL_NATLB_COUNTERS(X)                                                                      \
+	X(NAT_FORWARD, "nat_forward", "Packets of a session translated towards the endpoint")     \
+	X(NAT_REVERSE, "nat_reverse", "Reply packets translated back (reverse NAT)")              \
+	X(SESSIONS_CREATED, "sessions_created", "Sessions created")                               \
+	X(SESSIONS_EXPIRED, "sessions_expired", "Sessions removed: timed out, closed or flushed") \
+	X(SESSIONS_FULL, "sessions_full", "New flows dropped because the session table was full") \
+	X(SNAT_SESSIONS, "snat_sessions", "Sessions with source NAT (hairpin, remote endpoint)")  \
+	X(SNAT_NO_PORT, "snat_no_port", "New flows dropped: no free source port for SNAT")        \
+	X(REJECTED, "rejected", "New flows to a service without endpoints answered RST or ICMP")  \
+	X(AFFINITY_HITS, "affinity_hits", "New flows sent to their client's pinned endpoint")     \
+	X(ICMP_REWRITTEN, "icmp_rewritten",                                                       \
+		"ICMP errors about a session rewritten, inner header too")                        \
+	X(DATASTORE_REJECTED, "datastore_rejected", "Datastore documents rejected (invalid)")     \
+	X(TABLE_REBUILDS, "table_rebuilds", "Service tables built and switched to")               \
+	X(TABLE_ERRORS, "table_errors", "Service table builds refused (over a limit); old kept")
 
 #define PL_SUPERVISOR_COUNTERS(X)                                                                  \
 	X(CHILD_EXITS, "child_exits", "Service processes that exited")                             \
@@ -98,6 +121,12 @@ enum pl_stage_counter {
 enum pl_iow_counter {
 	PL_IOW_FIRST_ = PL_C_COMMON_MAX - 1,
 	PL_IOWORKER_COUNTERS(PL_X) PL_IOW_MAX
+};
+#undef PL_X
+#define PL_X(sym, name, help) PL_NATLB_##sym,
+enum pl_natlb_counter {
+	PL_NATLB_FIRST_ = PL_STAGE_MAX - 1,
+	PL_NATLB_COUNTERS(PL_X) PL_NATLB_MAX
 };
 #undef PL_X
 #define PL_X(sym, name, help) PL_SUP_##sym,

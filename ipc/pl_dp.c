@@ -122,3 +122,21 @@ int pl_dp_attach(struct pl_dp *dp)
 	}
 	return 0;
 }
+
+const struct rte_memzone *pl_dp_memzone_get(const char *name, size_t size, bool *created)
+{
+	*created = false;
+	const struct rte_memzone *mz = rte_memzone_lookup(name);
+	if (!mz) {
+		mz = rte_memzone_reserve(name, size, SOCKET_ID_ANY, RTE_MEMZONE_SIZE_HINT_ONLY);
+		if (!mz && rte_errno == EEXIST)
+			mz = rte_memzone_lookup(name);
+		else if (mz)
+			*created = true;
+	}
+	if (mz && mz->len < size) {
+		rte_errno = EPROTO; /* an older, smaller layout */
+		return NULL;
+	}
+	return mz;
+}

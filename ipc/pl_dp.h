@@ -133,6 +133,10 @@ static inline struct rte_ring *pl_dp_pool_ring(const struct pl_dp *dp)
 {
 	return (struct rte_ring *)dp->pool->pool_data;
 }
+/* Finds memzone `name` or reserves it with `size` bytes (*created then true). NULL with rte_errno
+ * set; EPROTO when an existing one is smaller than size (an older layout). */
+const struct rte_memzone *pl_dp_memzone_get(const char *name, size_t size, bool *created);
+
 /* Frees packets: io-worker only. */
 static inline void pl_dp_free(struct pl_dp *dp, struct rte_mbuf **pkts, unsigned int n)
 {

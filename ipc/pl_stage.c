@@ -63,7 +63,8 @@ int pl_stage_run(struct pl_service *s, struct pl_dp *dp, const struct pl_stage_d
 	unsigned int burst = s->cfg.pipeline.burst;
 	struct rte_mbuf *pkts[MAX_BURST];
 	unsigned int held = 0, first = 0;
-	uint64_t local[PL_STAGE_MAX];
+	uint64_t local[PL_STATS_MAX_COUNTERS];
+	unsigned int n_local = def->n_counters ? def->n_counters : PL_STAGE_MAX;
 	struct pl_idle idle;
 
 	if (burst > MAX_BURST)
@@ -102,7 +103,7 @@ int pl_stage_run(struct pl_service *s, struct pl_dp *dp, const struct pl_stage_d
 		uint64_t t1 = rte_rdtsc();
 		if (work) {
 			local[PL_STAGE_BUSY_CYCLES] += t1 - t0;
-			pl_stats_add(s->stats, local, PL_STAGE_MAX);
+			pl_stats_add(s->stats, local, n_local);
 			memset(local, 0, sizeof(local));
 		}
 		if (pl_idle_poll(&idle, work, t1)) {

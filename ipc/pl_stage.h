@@ -26,6 +26,9 @@ struct pl_stage_def {
 	enum pl_ring_id out;
 	pl_stage_fn *fn;
 	void *ctx;
+	/* Counters the burst function may add to (its array has PL_STATS_MAX_COUNTERS); 0 means
+	 * the stage counters only. */
+	unsigned int n_counters;
 	/* Optional control side of the stage, all called from its one thread. */
 	int (*init)(void *ctx, struct pl_service *s, struct pl_dp *dp); /* after attach */
 	void (*fini)(void *ctx);

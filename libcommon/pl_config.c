@@ -162,9 +162,9 @@ static const struct opt options[] = {
 
 	OPT_UINT("services.max_sessions", services.max_sessions, 1024, 16777216, 262144, 0,
 		"conntrack sessions at most (shared memory, fixed at first start)"),
-	OPT_UINT("services.max_frontends", services.max_frontends, 16, 1048576, 65536, 0,
+	OPT_UINT("services.max_frontends", services.max_frontends, 16, 1048576, 16384, 0,
 		"service (address, port, protocol) entries at most"),
-	OPT_UINT("services.max_backends", services.max_backends, 16, 4194304, 262144, 0,
+	OPT_UINT("services.max_backends", services.max_backends, 16, 4194304, 65536, 0,
 		"service endpoints at most, over all services"),
 	OPT_UINT("services.tcp_syn_timeout_s", services.tcp_syn_timeout_s, 1, 86400, 60, 0,
 		"a TCP session not yet established expires after this"),

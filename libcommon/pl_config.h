@@ -85,14 +85,17 @@ struct pl_config {
 	struct {
 		char source[16]; /* datastore.source: dir | etcd */
 		char dir[PL_CONFIG_STR_SIZE]; /* datastore.dir */
-		char etcd_endpoint[PL_CONFIG_STR_SIZE]; /* datastore.etcd_endpoint: http://host:port */
+		char etcd_endpoint
+			[PL_CONFIG_STR_SIZE]; /* datastore.etcd_endpoint: http://host:port */
 		char etcd_prefix[PL_CONFIG_STR_SIZE]; /* datastore.etcd_prefix: key prefix */
 	} datastore;
 
 	struct {
 		uint32_t max_sessions; /* services.max_sessions: conntrack capacity */
-		uint32_t max_frontends; /* services.max_frontends: (address, port, protocol) entries */
-		uint32_t max_backends; /* services.max_backends: endpoint entries over all services */
+		uint32_t
+			max_frontends; /* services.max_frontends: (address, port, protocol) entries */
+		uint32_t
+			max_backends; /* services.max_backends: endpoint entries over all services */
 		uint32_t tcp_syn_timeout_s; /* services.tcp_syn_timeout_s */
 		uint32_t tcp_established_timeout_s; /* services.tcp_established_timeout_s */
 		uint32_t tcp_closing_timeout_s; /* services.tcp_closing_timeout_s */

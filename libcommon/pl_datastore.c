@@ -58,6 +58,7 @@ struct pl_datastore {
 	uint64_t n_errors;
 	/* etcd source: between SYNC_BEGIN and SYNC_END, with this generation. */
 	bool syncing;
+	bool synced; /* a full read has completed at least once */
 	uint64_t sync_gen;
 };
 
@@ -512,6 +513,7 @@ static int handle_etcd(struct pl_datastore *ds)
 			if (ds->syncing)
 				drop_unsynced(ds);
 			ds->syncing = false;
+			ds->synced = true;
 			break;
 		case PL_DATASTORE_ETCD_SYNC_ABORT:
 			ds->syncing = false;
@@ -626,6 +628,11 @@ const struct pl_k8s_object *pl_datastore_get(const struct pl_datastore *ds, cons
 	struct entry *e = *find_slot((struct pl_datastore *)ds, key);
 
 	return e ? e->obj : NULL;
+}
+
+bool pl_datastore_synced(const struct pl_datastore *ds)
+{
+	return !ds->etcd || ds->synced;
 }
 
 size_t pl_datastore_count(const struct pl_datastore *ds)

@@ -9,6 +9,7 @@
 #ifndef PL_DATASTORE_H
 #define PL_DATASTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,6 +58,10 @@ int pl_datastore_handle(struct pl_datastore *ds);
 /* Borrowed; NULL when absent. */
 const struct pl_k8s_object *pl_datastore_get(const struct pl_datastore *ds, const char *key);
 size_t pl_datastore_count(const struct pl_datastore *ds);
+/* The objects are the whole source: always for a directory (read when it is opened); for etcd
+ * once its first full read has completed. A consumer that replaces state it already has (a
+ * table that survived a restart) waits for this, so that a partial view never removes objects. */
+bool pl_datastore_synced(const struct pl_datastore *ds);
 /* Documents/files/values rejected since the datastore was made (not connection trouble). */
 uint64_t pl_datastore_n_errors(const struct pl_datastore *ds);
 

@@ -291,6 +291,61 @@ static int ipv6_disabled_set(const char *ifname, bool disabled)
 	return rc;
 }
 
+/* ---- /proc/sys/net/ipv4/conf/<if>/rp_filter ------------------------------------------------- */
+
+/* A taken uplink keeps no IPv4 address, but Linux would still deliver packets for the node's
+ * addresses (now on the host tap) that arrive on it: weak host model. Strict reverse-path
+ * filtering stops that, since no route leads out of the taken link: io-worker alone sees its
+ * traffic (AF_PACKET taps run before routing). */
+static int rp_filter_path(const char *ifname, char *path, size_t size)
+{
+	int n = snprintf(path, size, "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
+
+	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+static int rp_filter_get(const char *ifname, int *v)
+{
+	char path[128], buf[16];
+	ssize_t n;
+	int fd, rc;
+
+	rc = rp_filter_path(ifname, path, sizeof(path));
+	if (rc)
+		return rc;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	rc = n < 0 ? -errno : 0;
+	close(fd);
+	if (rc)
+		return rc;
+	if (n == 0 || !isdigit((unsigned char)buf[0]))
+		return -EIO;
+	buf[n] = '\0';
+	*v = (int)strtol(buf, NULL, 10);
+	return 0;
+}
+
+static int rp_filter_set(const char *ifname, int v)
+{
+	char path[128], val[4];
+	int fd, rc, n;
+
+	rc = rp_filter_path(ifname, path, sizeof(path));
+	if (rc)
+		return rc;
+	n = snprintf(val, sizeof(val), "%d\n", v);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = write(fd, val, (size_t)n) == n ? 0 : -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	return rc;
+}
+
 /* ---- links ----------------------------------------------------------------------------------- */
 
 /* By ifindex (> 0) or else by name. -ENODEV if there is no such link. */
@@ -1023,6 +1078,8 @@ int pl_nl_snapshot(const char *ifname, struct pl_nl_link_state *st)
 	st->promisc = (li.flags & IFF_PROMISC) != 0;
 	rc = ipv6_disabled_get(li.name, &st->ipv6_disabled);
 	if (rc == 0)
+		rc = rp_filter_get(li.name, &st->rp_filter);
+	if (rc == 0)
 		rc = addrs_read(&c, li.ifindex, st->addrs, PL_NL_MAX_ADDRS, &st->n_addrs);
 	if (rc == 0)
 		rc = routes_read(&c, li.ifindex, st->routes, PL_NL_MAX_ROUTES, &st->n_routes);
@@ -1173,6 +1230,7 @@ static json_object *state_to_json(const struct pl_nl_link_state *st)
 	rc = rc ?: jadd(o, "up", json_object_new_boolean(st->up));
 	rc = rc ?: jadd(o, "promisc", json_object_new_boolean(st->promisc));
 	rc = rc ?: jadd(o, "ipv6_disabled", json_object_new_boolean(st->ipv6_disabled));
+	rc = rc ?: jadd(o, "rp_filter", json_object_new_int(st->rp_filter));
 	addrs = json_object_new_array();
 	rc = rc ?: jadd(o, "addrs", addrs);
 	for (i = 0; rc == 0 && i < st->n_addrs; i++) {
@@ -1500,7 +1558,7 @@ static int route_from_json(json_object *o, struct pl_nl_route *r)
 static int state_from_json(json_object *root, struct pl_nl_link_state *st)
 {
 	static const char *const keys[] = { "version", "name", "ifindex", "mac", "mtu", "up",
-		"promisc", "ipv6_disabled", "addrs", "routes", NULL };
+		"promisc", "ipv6_disabled", "rp_filter", "addrs", "routes", NULL };
 	json_object *j;
 	size_t i, n;
 	int64_t v;
@@ -1534,6 +1592,12 @@ static int state_from_json(json_object *root, struct pl_nl_link_state *st)
 	rc = jbool(root, "up", &st->up);
 	rc = rc ?: jbool(root, "promisc", &st->promisc);
 	rc = rc ?: jbool(root, "ipv6_disabled", &st->ipv6_disabled);
+	/* State files written before rp_filter was saved lack it: -1, left as it is. */
+	st->rp_filter = -1;
+	if (rc == 0 && json_object_object_get_ex(root, "rp_filter", NULL)) {
+		rc = jint(root, "rp_filter", 0, 2, &v);
+		st->rp_filter = (int)v;
+	}
 	rc = rc ?: jget(root, "addrs", json_type_array, false, &j);
 	if (rc)
 		return rc;
@@ -1768,6 +1832,8 @@ int pl_nl_state_compare(
 	if (a->ipv6_disabled != b->ipv6_disabled)
 		return differ(
 			diff, size, "ipv6_disabled: %d != %d", a->ipv6_disabled, b->ipv6_disabled);
+	if (a->rp_filter != b->rp_filter)
+		return differ(diff, size, "rp_filter: %d != %d", a->rp_filter, b->rp_filter);
 	i = addr_unmatched(a->addrs, a->n_addrs, b->addrs, b->n_addrs);
 	if (i >= 0) {
 		addr_describe(&a->addrs[i], desc, sizeof(desc));
@@ -1824,6 +1890,7 @@ int pl_nl_uplink_take(const struct pl_nl_link_state *st, const char *new_name)
 	}
 	/* Disabling IPv6 flushes the IPv6 addresses and routes and stops ND/RS. */
 	rc = ipv6_disabled_set(new_name, true);
+	rc = rc ?: rp_filter_set(new_name, 1);
 	if (rc)
 		goto out;
 	/* Deleting an IPv4 primary can promote a secondary: repeat until none is left. */
@@ -1945,6 +2012,8 @@ int pl_nl_uplink_restore(const struct pl_nl_link_state *st, const char *taken_na
 	rc = ipv6_disabled_get(st->name, &v6_disabled);
 	if (rc == 0 && v6_disabled != st->ipv6_disabled)
 		rc = ipv6_disabled_set(st->name, st->ipv6_disabled);
+	if (rc == 0 && st->rp_filter >= 0)
+		rc = rp_filter_set(st->name, st->rp_filter);
 	if (rc)
 		goto out;
 	if (((li.flags & IFF_UP) != 0) != st->up) {

@@ -67,6 +67,7 @@ struct pl_nl_link_state {
 	bool up;
 	bool promisc; /* promiscuity the admin asked for (IFF_PROMISC in dev->gflags) */
 	bool ipv6_disabled; /* net.ipv6.conf.<name>.disable_ipv6 */
+	int rp_filter; /* net.ipv4.conf.<name>.rp_filter (0, 1, 2); -1: not saved */
 	unsigned int n_addrs;
 	struct pl_nl_addr addrs[PL_NL_MAX_ADDRS];
 	unsigned int n_routes;

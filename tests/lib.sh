@@ -83,19 +83,25 @@ no_podlane_left() { [ -z "$(podlane_pids)" ]; }
 
 # etcd for tests of the datastore's etcd source: a single member listening on 127.0.0.1 only,
 # on free ports, its data in $T_DIR/etcd and its log in $T_DIR/etcd.log; cleanup stops it.
+# ETCD_NETNS (optional): the network namespace etcd listens in (a lab node's, when podlane runs
+# there); its loopback is not the test's.
+etcd_ns() { if [ -n "${ETCD_NETNS:-}" ]; then ip netns exec "$ETCD_NETNS" "$@"; else "$@"; fi; }
+
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	etcd_ns python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 etcd_healthy() {
-	curl -sf --noproxy '*' --max-time 1 "$ETCD_ENDPOINT/health" | grep -q '"health":"true"'
+	etcd_ns curl -sf --noproxy '*' --max-time 1 "$ETCD_ENDPOINT/health" | grep -q '"health":"true"'
 }
 
 # Starts etcd on ETCD_DIR/ETCD_PORT/ETCD_PEER_PORT and waits until it answers, or until it exits
 # (a port taken meanwhile) or the deadline: 1 then.
 etcd_spawn() {
 	local peer=http://127.0.0.1:$ETCD_PEER_PORT deadline=$((SECONDS + 30))
-	etcd --name default --data-dir "$ETCD_DIR" \
+	local ns=()
+	[ -z "${ETCD_NETNS:-}" ] || ns=(ip netns exec "$ETCD_NETNS") # execs: $! stays etcd's pid
+	${ns[@]+"${ns[@]}"} etcd --name default --data-dir "$ETCD_DIR" \
 		--listen-client-urls "$ETCD_ENDPOINT" --advertise-client-urls "$ETCD_ENDPOINT" \
 		--listen-peer-urls "$peer" --initial-advertise-peer-urls "$peer" \
 		--initial-cluster "default=$peer" >>"$T_DIR/etcd.log" 2>&1 &

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* nat-lb's burst function. With no services configured every packet keeps its verdict. */
+/* nat-lb's burst function. ctx is a struct natlb (natlb.h); NULL passes every packet on (the
+ * single-process benchmark baseline, which has no tables). */
 #ifndef NATLB_STAGE_H
 #define NATLB_STAGE_H
 

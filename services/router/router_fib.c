@@ -6,6 +6,8 @@
  * registry header because rte_lpm and rte_lpm6 have no depth 0. */
 #include "router_fib.h"
 
+#include "pl_dp.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -352,24 +354,6 @@ static int create_lpm6(struct router_fib *f, uint32_t max_routes)
 	return f->lpm6 ? 0 : -rte_errno;
 }
 
-static const struct rte_memzone *memzone_get(const char *name, size_t size, bool *created)
-{
-	*created = false;
-	const struct rte_memzone *mz = rte_memzone_lookup(name);
-	if (!mz) {
-		mz = rte_memzone_reserve(name, size, SOCKET_ID_ANY, RTE_MEMZONE_SIZE_HINT_ONLY);
-		if (!mz && rte_errno == EEXIST)
-			mz = rte_memzone_lookup(name);
-		else if (mz)
-			*created = true;
-	}
-	if (mz && mz->len < size) {
-		rte_errno = EPROTO; /* an older, smaller layout */
-		return NULL;
-	}
-	return mz;
-}
-
 static void routes_init(struct pl_route_table *rt, uint32_t max_routes)
 {
 	__atomic_store_n(&rt->magic, 0, __ATOMIC_SEQ_CST);
@@ -488,11 +472,11 @@ int router_fib_open(struct router_fib *f, uint32_t max_routes)
 
 	bool new_rt, new_adj;
 	const struct rte_memzone *mz =
-		memzone_get(PL_ROUTES_MZ_NAME, sizeof(struct pl_route_table), &new_rt);
+		pl_dp_memzone_get(PL_ROUTES_MZ_NAME, sizeof(struct pl_route_table), &new_rt);
 	if (!mz)
 		return -rte_errno;
 	f->routes = mz->addr;
-	mz = memzone_get(PL_ADJ_MZ_NAME, sizeof(struct pl_adj_table), &new_adj);
+	mz = pl_dp_memzone_get(PL_ADJ_MZ_NAME, sizeof(struct pl_adj_table), &new_adj);
 	if (!mz) {
 		memset(f, 0, sizeof(*f));
 		return -rte_errno;

@@ -54,7 +54,7 @@ ${1:-}"
 }
 
 node_lab_up() { # [MTU]
-	lab_up --nodes 1 --mtu "${1:-1500}" >/dev/null || fail "lab up"
+	lab_up --nodes "${LAB_NODES:-1}" --mtu "${1:-1500}" >/dev/null || fail "lab up"
 	# The gateway's kernel would hand AF_PACKET unsegmented 64 KB TCP segments over veth.
 	in_gw ethtool -K "$(lab_gw_if 1)" tso off gso off tx off >/dev/null 2>&1 || true
 }

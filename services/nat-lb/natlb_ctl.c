@@ -1,0 +1,865 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* nat-lb's control side. It follows the datastore (Services and EndpointSlices) and the node's
+ * addresses (the supervisor's interface objects on the state bus) and, whenever they change,
+ * builds the inactive generation of the service table and switches to it in one store. A
+ * build that fails (a limit) keeps the table in use. After a switch, UDP sessions to endpoints
+ * that are gone are removed (a datagram flow has no end to wait for; TCP flows to a removed
+ * endpoint end on their own, as with kube-proxy). Its housekeeping also expires sessions, a
+ * bounded slice of the table per call, and it serves services/show and sessions/show|flush. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <json-c/json.h>
+#include <rte_cycles.h>
+#include <rte_hash_crc.h>
+
+#include "natlb.h"
+#include "pl_log.h"
+#include "pl_stage.h"
+
+#define FULL_SWEEP_MS 5000 /* every session looked at about this often */
+#define SHOW_MAX 1000 /* sessions listed by sessions/show at most */
+#define DS_RETRY_MS 1000
+
+/* ---- a string map (datastore keys -> anything) ---- */
+
+struct kv {
+	char *key;
+	void *val;
+	struct kv *next;
+};
+
+struct natlb_keyset {
+	struct kv **b;
+	uint32_t n_buckets;
+	uint32_t count;
+};
+
+static struct natlb_keyset *ks_new(uint32_t n_buckets)
+{
+	struct natlb_keyset *ks = calloc(1, sizeof(*ks));
+	if (!ks)
+		return NULL;
+	ks->b = calloc(n_buckets, sizeof(*ks->b));
+	if (!ks->b) {
+		free(ks);
+		return NULL;
+	}
+	ks->n_buckets = n_buckets;
+	return ks;
+}
+
+static uint32_t ks_hash(const struct natlb_keyset *ks, const char *key)
+{
+	return rte_hash_crc(key, strlen(key), 0) % ks->n_buckets;
+}
+
+static struct kv *ks_find(const struct natlb_keyset *ks, const char *key)
+{
+	for (struct kv *e = ks->b[ks_hash(ks, key)]; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			return e;
+	return NULL;
+}
+
+static struct kv *ks_add(struct natlb_keyset *ks, const char *key)
+{
+	struct kv *e = ks_find(ks, key);
+	if (e)
+		return e;
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->key = strdup(key))) {
+		free(e);
+		return NULL;
+	}
+	uint32_t h = ks_hash(ks, key);
+	e->next = ks->b[h];
+	ks->b[h] = e;
+	ks->count++;
+	return e;
+}
+
+static void ks_del(struct natlb_keyset *ks, const char *key)
+{
+	for (struct kv **pe = &ks->b[ks_hash(ks, key)]; *pe; pe = &(*pe)->next) {
+		if (strcmp((*pe)->key, key) == 0) {
+			struct kv *e = *pe;
+			*pe = e->next;
+			free(e->key);
+			free(e);
+			ks->count--;
+			return;
+		}
+	}
+}
+
+static void ks_destroy(struct natlb_keyset **ksp, void (*free_val)(void *))
+{
+	struct natlb_keyset *ks = *ksp;
+	if (!ks)
+		return;
+	for (uint32_t i = 0; i < ks->n_buckets; i++) {
+		for (struct kv *e = ks->b[i], *n; e; e = n) {
+			n = e->next;
+			if (free_val)
+				free_val(e->val);
+			free(e->key);
+			free(e);
+		}
+	}
+	free(ks->b);
+	free(ks);
+	*ksp = NULL;
+}
+
+#define KS_FOREACH(ks, e)                                          \
+	for (uint32_t ks_i_ = 0; ks_i_ < (ks)->n_buckets; ks_i_++) \
+		for (struct kv *e = (ks)->b[ks_i_]; e; e = e->next)
+
+/* ---- datastore ---- */
+
+static void on_set(const char *key, const struct pl_k8s_object *obj, void *ctx)
+{
+	struct natlb *nl = ctx;
+	struct natlb_keyset *ks = obj->kind == PL_K8S_SERVICE	       ? nl->services
+				  : obj->kind == PL_K8S_ENDPOINT_SLICE ? nl->slices
+								       : NULL;
+	if (!ks)
+		return;
+	if (!ks_add(ks, key))
+		PL_ERR("ctl", "out of memory for %s", key);
+	nl->dirty = true;
+}
+
+static void on_del(const char *key, const struct pl_k8s_object *old, void *ctx)
+{
+	struct natlb *nl = ctx;
+	if (old->kind == PL_K8S_SERVICE)
+		ks_del(nl->services, key);
+	else if (old->kind == PL_K8S_ENDPOINT_SLICE)
+		ks_del(nl->slices, key);
+	nl->dirty = true;
+}
+
+static void on_err(const char *msg, void *ctx)
+{
+	struct natlb *nl = ctx;
+	PL_LOG_RL(PL_LOG_WARN, "datastore", "rejected: %s", msg);
+	snprintf(nl->last_error, sizeof(nl->last_error), "%s", msg);
+	pl_stats_inc(nl->s->stats, PL_NATLB_DATASTORE_REJECTED, 1);
+}
+
+static int ds_open(struct natlb *nl)
+{
+	const struct pl_config *cfg = &nl->s->cfg;
+	if (strcmp(cfg->datastore.source, "dir") == 0 && mkdir(cfg->datastore.dir, 0755) < 0 &&
+		errno != EEXIST)
+		return -errno;
+	nl->ds = pl_datastore_open(cfg, on_set, on_del, on_err, nl);
+	return nl->ds ? 0 : -errno;
+}
+
+/* ---- building the service table ---- */
+
+static uint8_t proto_of(enum pl_k8s_proto p)
+{
+	return p == PL_K8S_TCP ? IPPROTO_TCP : p == PL_K8S_UDP ? IPPROTO_UDP : 0;
+}
+
+/* The endpoint port of service port sp in slice e, 0 when the slice has none for it. */
+static uint16_t slice_port(const struct pl_k8s_eps *e, const struct pl_k8s_svc_port *sp)
+{
+	for (size_t i = 0; i < e->n_ports; i++)
+		if (e->ports[i].protocol == sp->protocol && strcmp(e->ports[i].name, sp->name) == 0)
+			return e->ports[i].port;
+	if (sp->target_port_name[0]) {
+		for (size_t i = 0; i < e->n_ports; i++)
+			if (e->ports[i].protocol == sp->protocol &&
+				strcmp(e->ports[i].name, sp->target_port_name) == 0)
+				return e->ports[i].port;
+		return 0;
+	}
+	if (e->n_ports == 0)
+		return sp->target_port ? sp->target_port : sp->port;
+	return 0;
+}
+
+struct slice_list {
+	const struct pl_k8s_object **v;
+	size_t n, cap;
+};
+
+static void slice_list_free(void *p)
+{
+	struct slice_list *l = p;
+	if (l)
+		free(l->v);
+	free(l);
+}
+
+static void add_frontend(struct natlb_builder *b, const struct pl_k8s_ip *ip, uint16_t port,
+	uint8_t proto, uint8_t flags, uint32_t group, uint32_t svc, uint32_t aff, const char *name)
+{
+	struct natlb_fe_key k;
+	memset(&k, 0, sizeof(k));
+	k.family = ip->family;
+	memcpy(k.addr, ip->addr, ip->family == AF_INET ? 4 : 16);
+	k.port = rte_cpu_to_be_16(port);
+	k.proto = proto;
+	if (natlb_build_frontend(b, &k, flags, group, svc, aff) == -EEXIST) {
+		char a[INET6_ADDRSTRLEN] = "*";
+		if (flags & NATLB_FE_NODEPORT)
+			snprintf(a, sizeof(a), "node");
+		else
+			inet_ntop(ip->family, ip->addr, a, sizeof(a));
+		PL_LOG_RL(PL_LOG_WARN, "ctl",
+			"service %s: %s port %u/%s is another service's; skipped", name, a, port,
+			proto == IPPROTO_TCP ? "TCP" : "UDP");
+	}
+}
+
+static void build_service(struct natlb *nl, struct natlb_builder *b, const struct pl_k8s_object *o,
+	const struct slice_list *slices, struct natlb_backend *scratch, size_t scratch_n)
+{
+	const struct pl_k8s_service *sv = &o->svc;
+	if (sv->headless)
+		return;
+	char name[NATLB_NAME_SIZE];
+	if (snprintf(name, sizeof(name), "%s/%s", o->ns, o->name) >= (int)sizeof(name))
+		name[sizeof(name) - 2] = '~'; /* cut: the name is for display */
+	uint32_t si = natlb_build_service(b, name);
+	if (si == NATLB_NONE)
+		return;
+	const int families[2] = { AF_INET, AF_INET6 };
+	for (size_t pi = 0; pi < sv->n_ports; pi++) {
+		const struct pl_k8s_svc_port *sp = &sv->ports[pi];
+		uint8_t proto = proto_of(sp->protocol);
+		if (!proto)
+			continue; /* SCTP: not balanced yet */
+		for (int fi = 0; fi < 2; fi++) {
+			int fam = families[fi];
+			bool used = false;
+			for (size_t i = 0; i < sv->n_cluster_ips; i++)
+				used |= sv->cluster_ips[i].family == fam;
+			for (size_t i = 0; i < sv->n_external_ips; i++)
+				used |= sv->external_ips[i].family == fam;
+			for (size_t i = 0; i < sv->n_ingress_ips; i++)
+				used |= sv->ingress_ips[i].family == fam;
+			if (!used)
+				continue;
+			size_t n = 0;
+			for (size_t li = 0; slices && li < slices->n; li++) {
+				const struct pl_k8s_eps *e = &slices->v[li]->eps;
+				if (e->family != fam)
+					continue;
+				uint16_t port = slice_port(e, sp);
+				if (!port)
+					continue;
+				for (size_t ei = 0; ei < e->n_endpoints && n < scratch_n; ei++) {
+					const struct pl_k8s_endpoint *ep = &e->endpoints[ei];
+					if (!ep->n_addresses)
+						continue;
+					struct natlb_backend *be = &scratch[n++];
+					memset(be, 0, sizeof(*be));
+					be->family = (uint8_t)fam;
+					memcpy(be->addr, ep->addresses[0].addr,
+						fam == AF_INET ? 4 : 16);
+					be->port = rte_cpu_to_be_16(port);
+					be->flags =
+						(ep->ready ? NATLB_BE_READY : 0) |
+						(ep->serving ? NATLB_BE_SERVING : 0) |
+						(ep->terminating ? NATLB_BE_TERMINATING : 0) |
+						(strcmp(ep->node_name, nl->s->cfg.node_name) == 0
+								? NATLB_BE_LOCAL
+								: 0);
+				}
+			}
+			uint32_t g = natlb_build_group(
+				b, scratch, (uint32_t)n, sv->internal_local || sv->external_local);
+			if (g == NATLB_NONE)
+				return;
+			uint8_t aff = sv->affinity_client_ip ? NATLB_FE_AFFINITY : 0;
+			uint8_t internal = aff | (sv->internal_local ? NATLB_FE_LOCAL : 0);
+			uint8_t external =
+				aff | NATLB_FE_EXTERNAL | (sv->external_local ? NATLB_FE_LOCAL : 0);
+			uint32_t to = sv->affinity_timeout_s;
+			for (size_t i = 0; i < sv->n_cluster_ips; i++)
+				if (sv->cluster_ips[i].family == fam)
+					add_frontend(b, &sv->cluster_ips[i], sp->port, proto,
+						internal, g, si, to, name);
+			if (sp->node_port && sv->type != PL_K8S_CLUSTER_IP) {
+				struct pl_k8s_ip any = { .family = (uint8_t)fam };
+				add_frontend(b, &any, sp->node_port, proto,
+					external | NATLB_FE_NODEPORT, g, si, to, name);
+			}
+			for (size_t i = 0; i < sv->n_external_ips; i++)
+				if (sv->external_ips[i].family == fam)
+					add_frontend(b, &sv->external_ips[i], sp->port, proto,
+						external, g, si, to, name);
+			for (size_t i = 0;
+				sv->type == PL_K8S_LOAD_BALANCER && i < sv->n_ingress_ips; i++)
+				if (sv->ingress_ips[i].family == fam)
+					add_frontend(b, &sv->ingress_ips[i], sp->port, proto,
+						external, g, si, to, name);
+		}
+	}
+}
+
+/* Endpoint set of a generation, to find sessions whose endpoint is gone. */
+struct be_set {
+	uint64_t *h; /* hash | 1, 0 empty */
+	uint32_t mask;
+};
+
+static uint64_t be_hash(const uint8_t *addr, uint16_t port)
+{
+	return ((uint64_t)rte_hash_crc(addr, 16, port) << 1) | 1;
+}
+
+static int be_set_build(struct be_set *s, const struct natlb_gen *g)
+{
+	uint32_t n = 64;
+	while (n < 2 * (uint64_t)g->hdr->n_backends + 2)
+		n <<= 1;
+	s->h = calloc(n, sizeof(*s->h));
+	if (!s->h)
+		return -ENOMEM;
+	s->mask = n - 1;
+	for (uint32_t i = 0; i < g->hdr->n_backends; i++) {
+		uint64_t h = be_hash(g->be[i].addr, g->be[i].port);
+		uint32_t b = (uint32_t)(h >> 1) & s->mask;
+		while (s->h[b] && s->h[b] != h)
+			b = (b + 1) & s->mask;
+		s->h[b] = h;
+	}
+	return 0;
+}
+
+/* Hash-only: a collision keeps a session that could have gone, never the reverse. */
+static bool be_set_has(const struct be_set *s, const uint8_t *addr, uint16_t port)
+{
+	uint64_t h = be_hash(addr, port);
+	for (uint32_t b = (uint32_t)(h >> 1) & s->mask; s->h[b]; b = (b + 1) & s->mask)
+		if (s->h[b] == h)
+			return true;
+	return false;
+}
+
+static bool udp_gone(const struct pl_ct_session *s, void *arg)
+{
+	const struct be_set *set = arg;
+	return s->key[0].proto == IPPROTO_UDP && (s->flags & PL_CT_F_DNAT) &&
+	       s->state != PL_CT_AFFINITY && !be_set_has(set, s->key[1].src, s->key[1].sport);
+}
+
+static void rebuild(struct natlb *nl)
+{
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	nl->dirty = false;
+	/* Slices by the service they belong to. */
+	struct natlb_keyset *by_svc = ks_new(nl->services->count * 2 + 64);
+	size_t scratch_n = 0;
+	if (!by_svc) {
+		nl->dirty = true;
+		return;
+	}
+	KS_FOREACH(nl->slices, e)
+	{
+		const struct pl_k8s_object *o = pl_datastore_get(nl->ds, e->key);
+		if (!o || o->kind != PL_K8S_ENDPOINT_SLICE)
+			continue;
+		char k[PL_K8S_KEY_SIZE];
+		pl_k8s_key(PL_K8S_SERVICE, o->ns, o->eps.service_name, k, sizeof(k));
+		struct kv *s = ks_add(by_svc, k);
+		if (!s)
+			continue;
+		struct slice_list *l = s->val;
+		if (!l && !(l = s->val = calloc(1, sizeof(*l))))
+			continue;
+		if (l->n == l->cap) {
+			size_t cap = l->cap ? 2 * l->cap : 4;
+			const struct pl_k8s_object **v = realloc(l->v, cap * sizeof(*v));
+			if (!v)
+				continue;
+			l->v = v;
+			l->cap = cap;
+		}
+		l->v[l->n++] = o;
+		scratch_n += o->eps.n_endpoints;
+	}
+	struct natlb_backend *scratch = calloc(scratch_n + 1, sizeof(*scratch));
+	struct natlb_builder b;
+	natlb_build_begin(&b, &nl->tables);
+	for (uint32_t i = 0; i < nl->n_node_addrs; i++)
+		natlb_build_node_addr(&b, nl->node_addrs[i].family, nl->node_addrs[i].addr);
+	if (!scratch)
+		b.err = -ENOMEM;
+	KS_FOREACH(nl->services, e)
+	{
+		const struct pl_k8s_object *o = pl_datastore_get(nl->ds, e->key);
+		if (!o || o->kind != PL_K8S_SERVICE)
+			continue;
+		struct kv *s = ks_find(by_svc, e->key);
+		build_service(nl, &b, o, s ? s->val : NULL, scratch, scratch_n);
+	}
+	free(scratch);
+	ks_destroy(&by_svc, slice_list_free);
+	int rc = natlb_build_commit(&b, pl_now_ms());
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	nl->last_build_us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+			    (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+	if (rc < 0) {
+		if (snprintf(nl->last_error, sizeof(nl->last_error),
+			    "service table not switched: %s",
+			    b.msg[0] ? b.msg : strerror(-rc)) >= (int)sizeof(nl->last_error))
+			nl->last_error[sizeof(nl->last_error) - 2] = '~';
+		PL_ERR("ctl", "%s; the previous table stays in use", nl->last_error);
+		pl_stats_inc(nl->s->stats, PL_NATLB_TABLE_ERRORS, 1);
+		return;
+	}
+	pl_stats_inc(nl->s->stats, PL_NATLB_TABLE_REBUILDS, 1);
+	const struct natlb_gen *g = natlb_active(&nl->tables);
+	PL_INFO("ctl", "service table %lu: %u services, %u frontends, %u endpoints in %lu us",
+		(unsigned long)g->hdr->serial, g->hdr->n_services, g->hdr->n_frontends,
+		g->hdr->n_backends, (unsigned long)nl->last_build_us);
+	struct be_set set;
+	if (be_set_build(&set, g) == 0) {
+		uint32_t n = pl_ct_flush(&nl->ct, udp_gone, &set);
+		free(set.h);
+		if (n) {
+			pl_stats_inc(nl->s->stats, PL_NATLB_SESSIONS_EXPIRED, n);
+			PL_INFO("ctl", "%u UDP sessions to removed endpoints cleared", n);
+		}
+	}
+}
+
+/* ---- state bus: node addresses ---- */
+
+static void bus_apply(void *ctx, enum pl_bus_op op, const char *kind, const char *key,
+	const uint8_t *value, size_t size)
+{
+	struct natlb *nl = ctx;
+	(void)key;
+	if (strcmp(kind, PL_OBJ_KIND_IFACE) != 0 || op != PL_BUS_OP_SET)
+		return;
+	struct pl_obj_iface o;
+	if (pl_obj_iface_decode(value, size, &o) < 0) {
+		pl_stats_inc(nl->s->stats, PL_C_BUS_REJECTED, 1);
+		return;
+	}
+	if (o.role != PL_ROLE_UPLINK)
+		return;
+	struct natlb_node_addr a[NATLB_MAX_NODE_ADDRS];
+	uint32_t n = 0;
+	memset(a, 0, sizeof(a));
+	for (unsigned int i = 0; i < o.n_addrs && n < NATLB_MAX_NODE_ADDRS; i++) {
+		const struct pl_prefix *p = &o.addrs[i];
+		if (p->family == AF_INET6 && p->addr[0] == 0xfe && (p->addr[1] & 0xc0) == 0x80)
+			continue; /* link-local: no NodePort there */
+		a[n].family = p->family;
+		memcpy(a[n].addr, p->addr, p->family == AF_INET ? 4 : 16);
+		n++;
+	}
+	if (n != nl->n_node_addrs || memcmp(a, nl->node_addrs, sizeof(a)) != 0) {
+		memcpy(nl->node_addrs, a, sizeof(a));
+		nl->n_node_addrs = n;
+		nl->dirty = true;
+	}
+}
+
+/* ---- admin ---- */
+
+static void fmt_addr(char *buf, size_t size, uint8_t family, const uint8_t *addr, uint16_t port_be)
+{
+	char a[INET6_ADDRSTRLEN];
+	inet_ntop(family, addr, a, sizeof(a));
+	if (family == AF_INET6)
+		snprintf(buf, size, "[%s]:%u", a, rte_be_to_cpu_16(port_be));
+	else
+		snprintf(buf, size, "%s:%u", a, rte_be_to_cpu_16(port_be));
+}
+
+static const char *proto_name(uint8_t p)
+{
+	return p == IPPROTO_TCP ? "TCP" : p == IPPROTO_UDP ? "UDP" : "?";
+}
+
+static int cmd_services(struct pl_admin_reply *r, int argc, const char *const *argv, void *ctx)
+{
+	struct natlb *nl = ctx;
+	(void)argv;
+	if (argc > 1)
+		return pl_admin_error(r, EINVAL, "services/show takes no arguments");
+	const struct natlb_gen *g = natlb_active(&nl->tables);
+	struct json_object *arr = json_object_new_array();
+	pl_admin_printf(
+		r, "%-32s %-10s %-46s %6s %s\n", "SERVICE", "KIND", "FRONTEND", "ENDPTS", "FLAGS");
+	for (uint32_t i = 0; g && i < g->hdr->n_frontends; i++) {
+		const struct natlb_frontend *f = &g->fe[i];
+		const struct natlb_group *gr = &g->groups[f->group];
+		char fe[80];
+		if (f->flags & NATLB_FE_NODEPORT)
+			snprintf(fe, sizeof(fe), "%s:%u", f->key.family == AF_INET ? "*" : "[*]",
+				rte_be_to_cpu_16(f->key.port));
+		else
+			fmt_addr(fe, sizeof(fe), f->key.family, f->key.addr, f->key.port);
+		const char *kind = (f->flags & NATLB_FE_NODEPORT)   ? "NodePort"
+				   : (f->flags & NATLB_FE_EXTERNAL) ? "External"
+								    : "ClusterIP";
+		uint32_t usable = 0, local = 0;
+		struct json_object *eps = json_object_new_array();
+		for (uint32_t k = 0; k < gr->be_count; k++) {
+			const struct natlb_backend *b = &g->be[gr->be_first + k];
+			char ba[80];
+			fmt_addr(ba, sizeof(ba), b->family, b->addr, b->port);
+			struct json_object *e = json_object_new_object();
+			json_object_object_add(e, "address", json_object_new_string(ba));
+			json_object_object_add(
+				e, "ready", json_object_new_boolean(b->flags & NATLB_BE_READY));
+			json_object_object_add(
+				e, "serving", json_object_new_boolean(b->flags & NATLB_BE_SERVING));
+			json_object_object_add(e, "terminating",
+				json_object_new_boolean(b->flags & NATLB_BE_TERMINATING));
+			json_object_object_add(
+				e, "local", json_object_new_boolean(b->flags & NATLB_BE_LOCAL));
+			json_object_object_add(
+				e, "usable", json_object_new_boolean(b->flags & NATLB_BE_USABLE));
+			json_object_array_add(eps, e);
+			usable += (b->flags & NATLB_BE_USABLE) != 0;
+			local += (b->flags & NATLB_BE_USABLE) && (b->flags & NATLB_BE_LOCAL);
+		}
+		char fl[64];
+		snprintf(fl, sizeof(fl), "%s%s", (f->flags & NATLB_FE_AFFINITY) ? "affinity " : "",
+			(f->flags & NATLB_FE_LOCAL) ? "local" : "");
+		pl_admin_printf(r, "%-32s %-10s %-46s %2u/%-3u %s\n", g->names[f->service], kind,
+			fe, (f->flags & NATLB_FE_LOCAL) ? local : usable, gr->be_count, fl);
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "service", json_object_new_string(g->names[f->service]));
+		json_object_object_add(o, "kind", json_object_new_string(kind));
+		json_object_object_add(o, "frontend", json_object_new_string(fe));
+		json_object_object_add(
+			o, "protocol", json_object_new_string(proto_name(f->key.proto)));
+		json_object_object_add(
+			o, "affinity", json_object_new_boolean(f->flags & NATLB_FE_AFFINITY));
+		json_object_object_add(
+			o, "local_only", json_object_new_boolean(f->flags & NATLB_FE_LOCAL));
+		json_object_object_add(o, "endpoints", eps);
+		json_object_array_add(arr, o);
+	}
+	pl_admin_printf(r, "node addresses (NodePorts, SNAT):");
+	for (uint32_t i = 0; g && i < g->hdr->n_node_addrs; i++) {
+		char a[INET6_ADDRSTRLEN];
+		inet_ntop(g->hdr->node_addrs[i].family, g->hdr->node_addrs[i].addr, a, sizeof(a));
+		pl_admin_printf(r, " %s", a);
+	}
+	pl_admin_printf(r, "\n");
+	pl_admin_printf(r, "table %lu built in %lu us; %u sessions of %u; last error: %s\n",
+		g ? (unsigned long)g->hdr->serial : 0UL, (unsigned long)nl->last_build_us,
+		nl->ct.t->count, nl->ct.t->capacity, nl->last_error[0] ? nl->last_error : "none");
+	pl_admin_set_json(r, arr);
+	return 0;
+}
+
+/* Filter words: an address (either side, either direction), port=N, proto=tcp|udp,
+ * service=ns/name, state=NAME. All given must match. */
+struct filter {
+	bool has_addr;
+	uint8_t family;
+	uint8_t addr[16];
+	int port;
+	uint8_t proto;
+	char service[NATLB_NAME_SIZE];
+	int state;
+	const struct natlb_gen *g;
+};
+
+static int filter_parse(struct filter *f, int argc, const char *const *argv, char *err, size_t sz)
+{
+	memset(f, 0, sizeof(*f));
+	f->port = -1;
+	f->state = -1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		char *end;
+		if (strncmp(a, "port=", 5) == 0) {
+			long v = strtol(a + 5, &end, 10);
+			if (*end || v < 0 || v > 65535)
+				goto bad;
+			f->port = (int)v;
+		} else if (strcmp(a, "proto=tcp") == 0) {
+			f->proto = IPPROTO_TCP;
+		} else if (strcmp(a, "proto=udp") == 0) {
+			f->proto = IPPROTO_UDP;
+		} else if (strncmp(a, "service=", 8) == 0 && strlen(a + 8) < sizeof(f->service)) {
+			snprintf(f->service, sizeof(f->service), "%s", a + 8);
+		} else if (strncmp(a, "state=", 6) == 0) {
+			for (int s = 1; s < PL_CT_STATE_MAX; s++)
+				if (strcmp(a + 6, pl_ct_state_name((uint8_t)s)) == 0)
+					f->state = s;
+			if (f->state < 0)
+				goto bad;
+		} else if (inet_pton(AF_INET, a, f->addr) == 1) {
+			f->has_addr = true;
+			f->family = AF_INET;
+		} else if (inet_pton(AF_INET6, a, f->addr) == 1) {
+			f->has_addr = true;
+			f->family = AF_INET6;
+		} else {
+			goto bad;
+		}
+		continue;
+	bad:
+		snprintf(err, sz,
+			"bad filter '%s' (want an address, port=N, proto=tcp|udp, service=NS/NAME, "
+			"state=syn|established|closing|udp|affinity)",
+			a);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static bool filter_match(const struct pl_ct_session *s, void *arg)
+{
+	const struct filter *f = arg;
+	const struct pl_ct_key *k0 = &s->key[0], *k1 = &s->key[1];
+	if (f->proto && k0->proto != f->proto)
+		return false;
+	if (f->state >= 0 && s->state != f->state)
+		return false;
+	if (f->has_addr) {
+		if (k0->family != f->family)
+			return false;
+		if (memcmp(k0->src, f->addr, 16) && memcmp(k0->dst, f->addr, 16) &&
+			memcmp(k1->src, f->addr, 16) && memcmp(k1->dst, f->addr, 16))
+			return false;
+	}
+	if (f->port >= 0) {
+		uint16_t p = rte_cpu_to_be_16((uint16_t)f->port);
+		if (k0->sport != p && k0->dport != p && k1->sport != p && k1->dport != p)
+			return false;
+	}
+	if (f->service[0]) {
+		if (!f->g || s->frontend >= f->g->hdr->n_frontends)
+			return false;
+		if (strcmp(f->g->names[f->g->fe[s->frontend].service], f->service) != 0)
+			return false;
+	}
+	return true;
+}
+
+static int cmd_sessions(struct pl_admin_reply *r, int argc, const char *const *argv, void *ctx)
+{
+	struct natlb *nl = ctx;
+	struct filter f;
+	char err[256];
+	if (filter_parse(&f, argc, argv, err, sizeof(err)) < 0)
+		return pl_admin_error(r, EINVAL, "%s", err);
+	f.g = natlb_active(&nl->tables);
+	uint64_t now = pl_now_ms();
+	struct json_object *arr = json_object_new_array();
+	uint32_t shown = 0, matched = 0;
+	pl_admin_printf(r, "%-4s %-11s %-47s %-47s %8s %s\n", "PROT", "STATE", "ORIGINAL",
+		"REPLY (FROM ENDPOINT)", "TTL_S", "SERVICE");
+	for (uint32_t i = 0; i < nl->ct.t->capacity; i++) {
+		const struct pl_ct_session *s = &nl->ct.s[i];
+		if (s->state == PL_CT_FREE || s->expires_ms <= now || !filter_match(s, &f))
+			continue;
+		matched++;
+		if (shown >= SHOW_MAX)
+			continue;
+		shown++;
+		const struct pl_ct_key *k0 = &s->key[0], *k1 = &s->key[1];
+		char a[80], b[80], o[170], rp[170];
+		fmt_addr(a, sizeof(a), k0->family, k0->src, k0->sport);
+		fmt_addr(b, sizeof(b), k0->family, k0->dst, k0->dport);
+		snprintf(o, sizeof(o), "%s->%s", a, b);
+		fmt_addr(a, sizeof(a), k0->family, k1->src, k1->sport);
+		if (s->state == PL_CT_AFFINITY)
+			snprintf(rp, sizeof(rp), "pinned to %s", a);
+		else {
+			fmt_addr(b, sizeof(b), k0->family, k1->dst, k1->dport);
+			snprintf(rp, sizeof(rp), "%s->%s", a, b);
+		}
+		const char *svc = f.g && s->frontend < f.g->hdr->n_frontends
+					  ? f.g->names[f.g->fe[s->frontend].service]
+					  : "-";
+		pl_admin_printf(r, "%-4s %-11s %-47s %-47s %8lu %s\n", proto_name(k0->proto),
+			pl_ct_state_name(s->state), o, rp,
+			(unsigned long)((s->expires_ms - now) / 1000), svc);
+		struct json_object *j = json_object_new_object();
+		json_object_object_add(
+			j, "protocol", json_object_new_string(proto_name(k0->proto)));
+		json_object_object_add(
+			j, "state", json_object_new_string(pl_ct_state_name(s->state)));
+		json_object_object_add(j, "original", json_object_new_string(o));
+		json_object_object_add(j, "reply", json_object_new_string(rp));
+		fmt_addr(a, sizeof(a), k0->family, k1->src, k1->sport);
+		json_object_object_add(j, "endpoint", json_object_new_string(a));
+		json_object_object_add(
+			j, "snat", json_object_new_boolean((s->flags & PL_CT_F_SNAT) != 0));
+		json_object_object_add(
+			j, "expires_in_ms", json_object_new_int64((int64_t)(s->expires_ms - now)));
+		json_object_object_add(j, "packets", json_object_new_int64(s->packets));
+		json_object_object_add(j, "service", json_object_new_string(svc));
+		json_object_array_add(arr, j);
+	}
+	pl_admin_printf(r, "%u sessions match (%u shown); %u in use of %u\n", matched, shown,
+		nl->ct.t->count, nl->ct.t->capacity);
+	pl_admin_set_json(r, arr);
+	return 0;
+}
+
+static int cmd_flush(struct pl_admin_reply *r, int argc, const char *const *argv, void *ctx)
+{
+	struct natlb *nl = ctx;
+	struct filter f;
+	char err[256];
+	if (filter_parse(&f, argc, argv, err, sizeof(err)) < 0)
+		return pl_admin_error(r, EINVAL, "%s", err);
+	f.g = natlb_active(&nl->tables);
+	uint32_t n = pl_ct_flush(&nl->ct, filter_match, &f);
+	pl_stats_inc(nl->s->stats, PL_NATLB_SESSIONS_EXPIRED, n);
+	pl_admin_printf(r, "%u sessions flushed\n", n);
+	struct json_object *o = json_object_new_object();
+	json_object_object_add(o, "flushed", json_object_new_int64(n));
+	pl_admin_set_json(r, o);
+	return 0;
+}
+
+/* ---- hooks ---- */
+
+void natlb_set_timeouts(struct natlb *nl, const struct pl_config *cfg)
+{
+	const uint64_t s = 1000;
+	nl->timeout_ms[PL_CT_FREE] = 0;
+	nl->timeout_ms[PL_CT_TCP_SYN] = cfg->services.tcp_syn_timeout_s * s;
+	nl->timeout_ms[PL_CT_TCP_EST] = cfg->services.tcp_established_timeout_s * s;
+	nl->timeout_ms[PL_CT_TCP_CLOSING] = cfg->services.tcp_closing_timeout_s * s;
+	nl->timeout_ms[PL_CT_UDP] = cfg->services.udp_timeout_s * s;
+	nl->timeout_ms[PL_CT_OTHER] = cfg->services.udp_timeout_s * s;
+	nl->timeout_ms[PL_CT_AFFINITY] = 10800 * s;
+}
+
+int natlb_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp)
+{
+	struct natlb *nl = ctx;
+	const struct pl_config *cfg = &s->cfg;
+	(void)dp;
+	nl->s = s;
+	natlb_set_timeouts(nl, cfg);
+	router_icmp_rl_init(&nl->reject_rl, cfg->router.icmp_rate * 10 + 100, rte_get_tsc_hz());
+	int rc = pl_ct_open(&nl->ct, cfg->services.max_sessions);
+	if (rc < 0) {
+		PL_ERR("ctl", "session table: %s", strerror(-rc));
+		return rc;
+	}
+	if (nl->ct.t->capacity != cfg->services.max_sessions)
+		PL_WARN("ctl",
+			"session table kept at %u sessions (services.max_sessions %u applies after "
+			"a supervisor restart)",
+			nl->ct.t->capacity, cfg->services.max_sessions);
+	bool reset;
+	rc = natlb_table_open(
+		&nl->tables, cfg->services.max_frontends, cfg->services.max_backends, &reset);
+	if (rc < 0) {
+		PL_ERR("ctl", "service table: %s", strerror(-rc));
+		return rc;
+	}
+	const struct natlb_gen *g = natlb_active(&nl->tables);
+	PL_INFO("ctl", "%s session table (%u sessions in use); %s service table%s",
+		nl->ct.created ? "new" : "found the", nl->ct.t->count, reset ? "new" : "found the",
+		g ? " in use" : "");
+	/* One build once the datastore is read, even when it is empty: the table found in shared
+	 * memory may hold services deleted while nat-lb was away. */
+	nl->dirty = true;
+	nl->services = ks_new(4096);
+	nl->slices = ks_new(4096);
+	if (!nl->services || !nl->slices)
+		return -ENOMEM;
+	rc = ds_open(nl);
+	if (rc < 0) {
+		PL_WARN("ctl", "datastore (%s) not open yet: %s; retrying", cfg->datastore.source,
+			strerror(-rc));
+		nl->ds_retry = true;
+	}
+	const struct pl_bus_limits lim = pl_bus_limits_from_config(cfg);
+	nl->sup_bus = pl_bus_consumer_new(s->zctx, cfg->run_dir, "supervisor", &lim, bus_apply, nl);
+	if (!nl->sup_bus)
+		return -errno;
+	rc = pl_admin_register(s->admin, "services/show", "",
+		"Service frontends, their endpoints and flags; table and session totals",
+		cmd_services, nl);
+	if (rc == 0)
+		rc = pl_admin_register(s->admin, "sessions/show",
+			"[ADDR] [port=N] [proto=tcp|udp] [service=NS/NAME] [state=S]",
+			"Live sessions (conntrack), at most 1000 listed", cmd_sessions, nl);
+	if (rc == 0)
+		rc = pl_admin_register(s->admin, "sessions/flush",
+			"[ADDR] [port=N] [proto=tcp|udp] [service=NS/NAME] [state=S]",
+			"Remove the sessions that match (all without a filter)", cmd_flush, nl);
+	return rc;
+}
+
+void natlb_ctl_fini(void *ctx)
+{
+	struct natlb *nl = ctx;
+	pl_bus_consumer_destroy(&nl->sup_bus);
+	pl_datastore_destroy(&nl->ds);
+	ks_destroy(&nl->services, NULL);
+	ks_destroy(&nl->slices, NULL);
+}
+
+void natlb_ctl_housekeeping(void *ctx, uint64_t now_ms)
+{
+	struct natlb *nl = ctx;
+	static uint64_t last_sweep;
+	pl_bus_consumer_handle(nl->sup_bus, now_ms);
+	pl_bus_consumer_tick(nl->sup_bus, now_ms);
+	if (nl->ds_retry && now_ms >= nl->next_ds_try_ms) {
+		nl->next_ds_try_ms = now_ms + DS_RETRY_MS;
+		if (ds_open(nl) == 0) {
+			nl->ds_retry = false;
+			PL_INFO("ctl", "datastore open");
+		}
+	}
+	if (nl->ds && pl_datastore_handle(nl->ds) < 0)
+		PL_LOG_RL(PL_LOG_WARN, "datastore", "watch failed: %s", strerror(errno));
+	/* Make-before-break also across a restart: the table found in shared memory keeps
+	 * serving until the datastore and the node's addresses are known again. */
+	if (nl->dirty && nl->ds && pl_datastore_synced(nl->ds) &&
+		pl_bus_consumer_synced(nl->sup_bus))
+		rebuild(nl);
+	if (!last_sweep)
+		last_sweep = now_ms;
+	uint64_t dt = now_ms - last_sweep;
+	uint64_t budget = (uint64_t)nl->ct.t->capacity * dt / FULL_SWEEP_MS;
+	if (budget >= 64 || dt >= 1000) {
+		last_sweep = now_ms;
+		uint32_t n = pl_ct_expire(&nl->ct, now_ms,
+			(uint32_t)RTE_MIN(budget + 64, (uint64_t)nl->ct.t->capacity), NULL, NULL);
+		if (n)
+			pl_stats_inc(nl->s->stats, PL_NATLB_SESSIONS_EXPIRED, n);
+	}
+}
+
+int natlb_ctl_poll_items(void *ctx, zmq_pollitem_t *items, int max)
+{
+	struct natlb *nl = ctx;
+	int k = 0;
+	if (max < 3)
+		return 0;
+	items[k++] = (zmq_pollitem_t){ .socket = pl_bus_consumer_sub_socket(nl->sup_bus),
+		.events = ZMQ_POLLIN };
+	items[k++] = (zmq_pollitem_t){ .socket = pl_bus_consumer_snap_socket(nl->sup_bus),
+		.events = ZMQ_POLLIN };
+	if (nl->ds)
+		items[k++] =
+			(zmq_pollitem_t){ .fd = pl_datastore_fd(nl->ds), .events = ZMQ_POLLIN };
+	return k;
+}
