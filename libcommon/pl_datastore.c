@@ -649,6 +649,8 @@ uint64_t pl_datastore_n_errors(const struct pl_datastore *ds)
 
 struct idents {
 	char (*files)[FILE_NAME_SIZE];
+	size_t *lines; /* first line of each document (its "---" line) */
+	enum pl_k8s_kind *kinds;
 	size_t n, cap;
 	size_t n_objects;
 	bool anonymous;
@@ -679,14 +681,22 @@ static void on_ident(struct pl_k8s_doc *doc, void *arg)
 	if (ids->n == ids->cap) {
 		size_t cap = ids->cap ? ids->cap * 2 : 8;
 		char(*f)[FILE_NAME_SIZE] = realloc(ids->files, cap * sizeof(*f));
+		size_t *l = f ? realloc(ids->lines, cap * sizeof(*l)) : NULL;
+		enum pl_k8s_kind *k = l ? realloc(ids->kinds, cap * sizeof(*k)) : NULL;
 
-		if (!f) {
+		if (f)
+			ids->files = f;
+		if (l)
+			ids->lines = l;
+		if (!k) {
 			ids->nomem = true;
 			return;
 		}
-		ids->files = f;
+		ids->kinds = k;
 		ids->cap = cap;
 	}
+	ids->lines[ids->n] = doc->line;
+	ids->kinds[ids->n] = doc->kind;
 	if (object_file_name(
 		    doc->kind, doc->ns, doc->name, ids->files[ids->n], sizeof(ids->files[0])))
 		ids->anonymous = true;
@@ -710,12 +720,54 @@ static int write_all(int fd, const char *buf, size_t size)
 	return 0;
 }
 
+/* Byte offset of the start of line `line` (1-based) in yaml; size when past the end. */
+static size_t line_offset(const char *yaml, size_t size, size_t line)
+{
+	size_t off = 0;
+
+	for (size_t l = 1; l < line && off < size; off++)
+		if (yaml[off] == '\n')
+			l++;
+	return off;
+}
+
+/* One temporary file holding buf, fsync'ed. 0 or -errno (err set). */
+static int write_temp(const char *dir, const char *file, const char *buf, size_t len, char *tmp,
+	size_t tmp_size, char *err, size_t err_size)
+{
+	int fd, rc = 0;
+
+	if (snprintf(tmp, tmp_size, "%s/.%s.XXXXXX", dir, file) >= (int)tmp_size) {
+		snprintf(err, err_size, "%s: path too long", dir);
+		return -ENAMETOOLONG;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		rc = -errno;
+		snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
+		tmp[0] = '\0';
+		return rc;
+	}
+	rc = write_all(fd, buf, len);
+	if (!rc && fchmod(fd, 0644) < 0)
+		rc = -errno;
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (rc)
+		snprintf(err, err_size, "%s: %s", tmp, strerror(-rc));
+	return rc;
+}
+
 int pl_datastore_dir_write(const char *dir, const char *name, const char *yaml, size_t size,
 	char *file_out, size_t file_size, char *err, size_t err_size)
 {
-	char tmp[PATH_MAX], dst[PATH_MAX];
+	char dst[PATH_MAX];
+	char (*tmps)[PATH_MAX] = NULL;
 	struct idents ids = { 0 };
-	int rc, fd, dfd;
+	size_t i;
+	int rc, dfd;
 
 	rc = pl_k8s_parse_buffer(name, yaml, size, on_ident, &ids, err, err_size);
 	if (ids.nomem)
@@ -726,45 +778,57 @@ int pl_datastore_dir_write(const char *dir, const char *name, const char *yaml, 
 		snprintf(err, err_size, "%s: no Service or EndpointSlice in it", name);
 		rc = -EINVAL;
 	}
+	if (!rc && !(tmps = calloc(ids.n, sizeof(*tmps))))
+		rc = -ENOMEM;
 	if (rc)
 		goto out;
-	if (snprintf(dst, sizeof(dst), "%s/%s", dir, ids.files[0]) >= (int)sizeof(dst) ||
-		snprintf(tmp, sizeof(tmp), "%s/.%s.XXXXXX", dir, ids.files[0]) >=
-			(int)sizeof(tmp)) {
-		snprintf(err, err_size, "%s: path too long", dir);
-		rc = -ENAMETOOLONG;
-		goto out;
+	/* One file per object, so that applying an object again (alone or with others) replaces
+	 * it wherever it came from: every temporary file first, then the renames. */
+	for (i = 0; i < ids.n && !rc; i++) {
+		size_t from = line_offset(yaml, size, ids.lines[i]);
+		size_t to = i + 1 < ids.n ? line_offset(yaml, size, ids.lines[i + 1]) : size;
+
+		rc = write_temp(dir, ids.files[i], yaml + from, to - from, tmps[i], sizeof(tmps[i]),
+			err, err_size);
 	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(err, err_size, "%s: %s", tmp, strerror(errno));
-		goto out;
+	/* EndpointSlices before Services: a Service never shows up without its endpoints. */
+	for (int pass = 0; pass < 2 && !rc; pass++) {
+		for (i = 0; i < ids.n && !rc; i++) {
+			if ((ids.kinds[i] == PL_K8S_SERVICE) != (pass == 1))
+				continue;
+			if (snprintf(dst, sizeof(dst), "%s/%s", dir, ids.files[i]) >= (int)sizeof(dst)) {
+				snprintf(err, err_size, "%s: path too long", dir);
+				rc = -ENAMETOOLONG;
+			} else if (rename(tmps[i], dst) < 0) {
+				rc = -errno;
+				snprintf(err, err_size, "%s: %s", dst, strerror(errno));
+			} else {
+				tmps[i][0] = '\0';
+			}
+		}
 	}
-	rc = write_all(fd, yaml, size);
-	if (!rc && fchmod(fd, 0644) < 0)
-		rc = -errno;
-	if (!rc && fsync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, dst) < 0)
-		rc = -errno;
-	if (rc) {
-		snprintf(err, err_size, "%s: %s", dst, strerror(-rc));
-		unlink(tmp);
+	if (rc)
 		goto out;
-	}
-	/* The rename itself must reach the disk too. */
+	/* The renames themselves must reach the disk too. */
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
 	}
-	if (file_out && file_size)
-		snprintf(file_out, file_size, "%s", ids.files[0]);
+	if (file_out && file_size) {
+		if (ids.n == 1)
+			snprintf(file_out, file_size, "%s", ids.files[0]);
+		else
+			snprintf(file_out, file_size, "%s and %zu more", ids.files[0], ids.n - 1);
+	}
 out:
+	for (i = 0; tmps && i < ids.n; i++)
+		if (tmps[i][0])
+			unlink(tmps[i]);
+	free(tmps);
 	free(ids.files);
+	free(ids.lines);
+	free(ids.kinds);
 	return rc;
 }
 
@@ -802,6 +866,8 @@ int pl_datastore_dir_delete_objects(const char *dir, const char *name, const cha
 	rc = removed;
 out:
 	free(ids.files);
+	free(ids.lines);
+	free(ids.kinds);
 	return rc;
 }
 

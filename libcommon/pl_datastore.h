@@ -66,10 +66,11 @@ bool pl_datastore_synced(const struct pl_datastore *ds);
 uint64_t pl_datastore_n_errors(const struct pl_datastore *ds);
 
 /* `name` stands for the input in messages (e.g. the file apply -f read). */
-/* Validates yaml (every document must be valid, at least one object) and writes it whole,
- * atomically (temp file, fsync, rename, fsync of the directory), named after its first object:
- * <kind>_<ns>_<name>.yaml ("_" cannot occur in a name). Nothing is written on error. The file
- * name goes to file_out when non-NULL (file_size bytes). 0 or -errno, with the reason in err. */
+/* Validates yaml (every document must be valid, at least one object), then writes each document
+ * into the file of its object, <kind>_<ns>_<name>.yaml ("_" cannot occur in a name), replacing
+ * what that object had: temp files and fsync for all, then the renames (EndpointSlices before
+ * Services), then an fsync of the directory. Nothing is written on error. What was written
+ * goes to file_out when non-NULL ("F" or "F and N more"). 0 or -errno, reason in err. */
 int pl_datastore_dir_write(const char *dir, const char *name, const char *yaml, size_t size,
 	char *file_out, size_t file_size, char *err, size_t err_size);
 

@@ -21,8 +21,10 @@ VIP=10.96.0.10
 NODE_IP=$(lab_uplink_v4 1)
 
 # --- spread over three endpoints, TCP and UDP
-apply_yaml web "$(service_yaml web NodePort $VIP 30080)"
-apply_yaml web-slice "$(slice_yaml web IPv4 "$P1" "$P2" "$P3")"
+# One file with both objects; later the slice alone is applied again (it replaces its object).
+apply_yaml web "$(service_yaml web NodePort $VIP 30080)
+---
+$(slice_yaml web IPv4 "$P1" "$P2" "$P3")"
 wait_svc web 3
 check_spread() { # WHAT JSON ENDPOINT...: each endpoint has >= 20% and nothing failed
 	local what=$1 out=$2 k n total
