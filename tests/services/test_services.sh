@@ -6,7 +6,8 @@
 # client; removing one endpoint moves only its flows (Maglev); externalTrafficPolicy Local;
 # NodePort to an endpoint on another node (SNAT to the node address); a service without
 # endpoints refuses at once (RST, ICMP port unreachable); ICMP errors from an endpoint reach the
-# client rewritten; an invalid document in the datastore is counted and changes nothing.
+# client rewritten; invalid documents in the datastore (missing ports, bad IP, wrong type,
+# duplicate name, over-size) are counted and change nothing.
 # With etcd, etcd is restarted in the middle and the changes after it still apply.
 . "$(dirname "$0")/services_lib.sh"
 
@@ -133,18 +134,46 @@ t=$(in_client python3 "$SVC_TOOL" refused udp 10.96.0.16 53) || fail "ICMP not r
 [ "$(counter nat-lb icmp_rewritten)" -gt "$icmp0" ] || fail "icmp_rewritten not counted"
 log "ICMP port unreachable from the endpoint rewritten to the service address"
 
-# --- an invalid document in the datastore: counted, the previous object kept
-rej0=$(counter nat-lb datastore_rejected)
-bad="$(service_yaml web NodePort 10.96.0.300 30080)"
+# --- invalid documents written straight into the datastore (what apply would refuse): each is
+# counted by nat-lb, the previous version of its object stays, the table does not change
+table() { ctl -s nat-lb -j services/show | jq -S -c .; }
+before=$(table)
+put_bad() { # WHAT KEY_NAME YAML_FILE: a Service test/KEY_NAME (etcd: under its key)
+	local rej0 n
+	rej0=$(counter nat-lb datastore_rejected)
+	if [ "$DATASTORE" = etcd ]; then
+		in_node env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINT" \
+			put "/podlane-test/Service/test/$2" <"$3" >/dev/null || fail "etcdctl put ($1)"
+	else
+		cp "$3" "$DS_DIR/.tmp" && mv "$DS_DIR/.tmp" "$DS_DIR/service_test_$2.yaml"
+	fi
+	rejected_more() { [ "$(counter nat-lb datastore_rejected)" -gt "$rej0" ]; }
+	wait_for 10 "$1 counted" rejected_more || fail "$1: not counted as rejected"
+	n=$(($(counter nat-lb datastore_rejected) - rej0))
+	log "$1: rejected and counted ($n): $(ctl -s nat-lb services/show | sed -n 's/.*last error: //p' | cut -c1-160)"
+}
+service_yaml web NodePort $VIP 30080 | sed '/ports:/,/dns/d' >"$T_DIR/bad1.yaml"
+put_bad "missing ports" web "$T_DIR/bad1.yaml"
+service_yaml web NodePort 10.96.0.300 30080 >"$T_DIR/bad2.yaml"
+put_bad "bad IP" web "$T_DIR/bad2.yaml"
+service_yaml web NodePort $VIP 30080 | sed 's/port: 80,/port: eighty,/' >"$T_DIR/bad3.yaml"
+put_bad "wrong type" web "$T_DIR/bad3.yaml"
 if [ "$DATASTORE" = etcd ]; then
-	in_node env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINT" put /podlane-test/Service/test/web "$bad" >/dev/null ||
-		fail "etcdctl put"
+	# One key, one object: a second document under it is the etcd form of a duplicate.
+	{ service_yaml hair ClusterIP 10.96.0.11 0; echo ---; service_yaml hair ClusterIP 10.96.0.11 0; } >"$T_DIR/bad4.yaml"
+	put_bad "duplicate name" hair "$T_DIR/bad4.yaml"
+	# etcd itself refuses requests over 1.5 MiB: 1.2 MB is over podlane's 1 MiB per object.
+	big=1200000
 else
-	f=$(grep -l "name: web, namespace: test" "$DS_DIR"/*.yaml | head -1)
-	printf '%s\n' "$bad" >"$f.tmp" && mv "$f.tmp" "$f"
+	# The same object in a second file.
+	service_yaml hair ClusterIP 10.96.0.11 0 >"$T_DIR/bad4.yaml"
+	put_bad "duplicate name" hair-copy "$T_DIR/bad4.yaml"
+	big=10485760
 fi
-rejected_more() { [ "$(counter nat-lb datastore_rejected)" -gt "$rej0" ]; }
-wait_for 10 "datastore_rejected counted" rejected_more || fail "invalid Service not counted"
+{ service_yaml big ClusterIP 10.96.0.99 0; printf '  # %*s\n' "$big" '' | tr ' ' x; } >"$T_DIR/bad5.yaml"
+put_bad "$((big / 1000)) kB document" big "$T_DIR/bad5.yaml"
+[ "$(table)" = "$before" ] || fail "the service table changed after invalid documents"
 check_spread TCP "$(in_client python3 "$SVC_TOOL" spread tcp $VIP 80 100)" p1 p2
-log "invalid document rejected and counted; service web still balanced"
+out=$(in_pod 1 python3 "$SVC_TOOL" peer tcp 10.96.0.11 80) || fail "hairpin service lost"
+log "invalid documents changed nothing: table identical, services still balanced"
 log "PASS"
