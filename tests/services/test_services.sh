@@ -134,6 +134,43 @@ t=$(in_client python3 "$SVC_TOOL" refused udp 10.96.0.16 53) || fail "ICMP not r
 [ "$(counter nat-lb icmp_rewritten)" -gt "$icmp0" ] || fail "icmp_rewritten not counted"
 log "ICMP port unreachable from the endpoint rewritten to the service address"
 
+# --- a terminating endpoint keeps its connections and takes no new ones
+apply_yaml term "$(service_yaml term ClusterIP 10.96.0.17 0)
+---
+$(slice_yaml term IPv4 "$P1" "$P2")"
+wait_svc term 2
+STOP=$T_DIR/stop-term
+in_client python3 "$SVC_TOOL" hold 10.96.0.17 80 8 "$STOP" >"$T_DIR/hold.out" 2>"$T_DIR/hold.err" &
+HOLD=$!
+held() { grep -q connected "$T_DIR/hold.err"; }
+wait_for 20 "8 connections held" held || fail "hold: $(cat "$T_DIR/hold.err")"
+ends=$(ctl -s nat-lb -j sessions/show service=test/term state=established | jq -r '[.[].endpoint] | unique | .[]')
+[ "$(wc -l <<<"$ends")" = 2 ] || fail "8 held connections did not use both endpoints: $ends"
+apply_yaml term-slice "$(slice_yaml term IPv4 "$P1@$NODE_NAME@terminating" "$P2")"
+wait_svc term 1
+out=$(in_client python3 "$SVC_TOOL" spread tcp 10.96.0.17 80 30)
+[ "$out" = '{"p2": 30}' ] || fail "new connections reached the terminating endpoint: $out"
+touch "$STOP"
+wait "$HOLD" || fail "connections to the terminating endpoint broke: $(cat "$T_DIR/hold.out")"
+log "terminating p1: new flows all to p2 ($out); its open connections went on: $(cat "$T_DIR/hold.out")"
+
+# --- internalTrafficPolicy Local: in-node clients only to local endpoints
+apply_yaml ilocal "$(service_yaml ilocal ClusterIP 10.96.0.18 0 "  internalTrafficPolicy: Local")
+---
+$(slice_yaml ilocal IPv4 "$P1" "$REMOTE@n2")"
+wait_svc ilocal 2
+out=$(in_client python3 "$SVC_TOOL" spread tcp 10.96.0.18 80 30)
+[ "$out" = '{"p1": 30}' ] || fail "internalTrafficPolicy Local: $out (want all on the local p1)"
+log "internalTrafficPolicy Local: $out"
+
+# --- IPv6: a ClusterIP of its own family, TCP and UDP
+apply_yaml web6 "$(service_yaml web6 ClusterIP fd96::10 0)
+---
+$(slice_yaml web6 IPv6 "$(lab_pod_v6 1 1)" "$(lab_pod_v6 1 2)" "$(lab_pod_v6 1 3)")"
+wait_svc web6 3
+check_spread "TCP over IPv6" "$(in_client python3 "$SVC_TOOL" spread tcp fd96::10 80 150)" p1 p2 p3
+check_spread "UDP over IPv6" "$(in_client python3 "$SVC_TOOL" spread udp fd96::10 53 150)" p1 p2 p3
+
 # --- invalid documents written straight into the datastore (what apply would refuse): each is
 # counted by nat-lb, the previous version of its object stays, the table does not change
 table() { ctl -s nat-lb -j services/show | jq -S -c .; }
