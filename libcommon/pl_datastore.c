@@ -657,15 +657,56 @@ struct idents {
 	bool nomem;
 };
 
-/* "<kind>_<ns>_<name>.yaml": '_' cannot occur in a namespace or a name, so no two objects
- * share a file name. */
+/* "<kind>_<ns>_<name>.yaml" ("namespace__<name>.yaml": a Namespace has no namespace): '_' cannot
+ * occur in a namespace or a name, so no two objects share a file name. */
 static int object_file_name(
 	enum pl_k8s_kind kind, const char *ns, const char *name, char *out, size_t size)
 {
-	const char *k = kind == PL_K8S_SERVICE ? "service" : "endpointslice";
-	int n = snprintf(out, size, "%s_%s_%s.yaml", k, ns, name);
+	const char *k;
+	int n;
 
+	switch (kind) {
+	case PL_K8S_SERVICE:
+		k = "service";
+		break;
+	case PL_K8S_ENDPOINT_SLICE:
+		k = "endpointslice";
+		break;
+	case PL_K8S_NETWORK_POLICY:
+		k = "networkpolicy";
+		break;
+	case PL_K8S_NAMESPACE:
+		k = "namespace";
+		break;
+	case PL_K8S_POD:
+		k = "pod";
+		break;
+	case PL_K8S_TIER_POLICY:
+		k = "tierpolicy";
+		break;
+	default:
+		return -EINVAL;
+	}
+	n = snprintf(out, size, "%s_%s_%s.yaml", k, ns, name);
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
+}
+
+/* The order of the renames: what others refer to first (namespaces, pods, endpoint slices),
+ * then policies, Services last, so that a Service never shows up without its endpoints and a
+ * policy finds the pods and namespaces it selects. */
+#define N_RENAME_PASSES 3
+
+static int rename_pass(enum pl_k8s_kind kind)
+{
+	switch (kind) {
+	case PL_K8S_SERVICE:
+		return 2;
+	case PL_K8S_NETWORK_POLICY:
+	case PL_K8S_TIER_POLICY:
+		return 1;
+	default:
+		return 0;
+	}
 }
 
 static void on_ident(struct pl_k8s_doc *doc, void *arg)
@@ -764,7 +805,7 @@ int pl_datastore_dir_write(const char *dir, const char *name, const char *yaml, 
 	char *file_out, size_t file_size, char *err, size_t err_size)
 {
 	char dst[PATH_MAX];
-	char (*tmps)[PATH_MAX] = NULL;
+	char(*tmps)[PATH_MAX] = NULL;
 	struct idents ids = { 0 };
 	size_t i;
 	int rc, dfd;
@@ -775,7 +816,7 @@ int pl_datastore_dir_write(const char *dir, const char *name, const char *yaml, 
 	if (rc > 0)
 		rc = -EINVAL;
 	if (!rc && (!ids.n_objects || !ids.n)) {
-		snprintf(err, err_size, "%s: no Service or EndpointSlice in it", name);
+		snprintf(err, err_size, "%s: no Kubernetes object in it", name);
 		rc = -EINVAL;
 	}
 	if (!rc && !(tmps = calloc(ids.n, sizeof(*tmps))))
@@ -791,12 +832,12 @@ int pl_datastore_dir_write(const char *dir, const char *name, const char *yaml, 
 		rc = write_temp(dir, ids.files[i], yaml + from, to - from, tmps[i], sizeof(tmps[i]),
 			err, err_size);
 	}
-	/* EndpointSlices before Services: a Service never shows up without its endpoints. */
-	for (int pass = 0; pass < 2 && !rc; pass++) {
+	for (int pass = 0; pass < N_RENAME_PASSES && !rc; pass++) {
 		for (i = 0; i < ids.n && !rc; i++) {
-			if ((ids.kinds[i] == PL_K8S_SERVICE) != (pass == 1))
+			if (rename_pass(ids.kinds[i]) != pass)
 				continue;
-			if (snprintf(dst, sizeof(dst), "%s/%s", dir, ids.files[i]) >= (int)sizeof(dst)) {
+			if (snprintf(dst, sizeof(dst), "%s/%s", dir, ids.files[i]) >=
+				(int)sizeof(dst)) {
 				snprintf(err, err_size, "%s: path too long", dir);
 				rc = -ENAMETOOLONG;
 			} else if (rename(tmps[i], dst) < 0) {
@@ -848,7 +889,7 @@ int pl_datastore_dir_delete_objects(const char *dir, const char *name, const cha
 		rc = -EINVAL;
 	}
 	if (rc >= 0 && !ids.n) {
-		snprintf(err, err_size, "%s: no Service or EndpointSlice named in it", name);
+		snprintf(err, err_size, "%s: no Kubernetes object named in it", name);
 		rc = -EINVAL;
 	}
 	if (rc < 0)

@@ -687,6 +687,16 @@ static size_t object_size(const struct pl_k8s_object *obj)
 
 	if (obj->kind == PL_K8S_ENDPOINT_SLICE)
 		size += obj->eps.n_endpoints * sizeof(*obj->eps.endpoints);
+	if (obj->kind == PL_K8S_NETWORK_POLICY || obj->kind == PL_K8S_TIER_POLICY) {
+		const struct pl_k8s_netpol *np = &obj->np;
+		size_t i;
+
+		size += (np->n_ingress + np->n_egress) * sizeof(struct pl_k8s_np_rule);
+		for (i = 0; i < np->n_ingress; i++)
+			size += np->ingress_rules[i].n_peers * sizeof(struct pl_k8s_peer);
+		for (i = 0; i < np->n_egress; i++)
+			size += np->egress_rules[i].n_peers * sizeof(struct pl_k8s_peer);
+	}
 	return size;
 }
 
@@ -713,15 +723,17 @@ static struct pl_datastore_etcd_event *value_event(struct pl_datastore_etcd_watc
 	if (rc) {
 		rc = event_msg(ev, "%s", err);
 	} else if (!d.n_docs) {
-		rc = event_msg(ev, "%s: no Service or EndpointSlice in it", name);
+		rc = event_msg(ev, "%s: no Kubernetes object in it", name);
 	} else if (d.n_docs > 1) {
 		rc = event_msg(
 			ev, "%s: %zu documents; a key holds exactly one object", name, d.n_docs);
 	} else {
 		pl_k8s_key(o->kind, o->ns, o->name, key, sizeof(key));
 		if (!dskey || strcmp(key, dskey)) {
-			rc = event_msg(ev, "%s: holds %s %s/%s, whose key is %s%s", name,
-				pl_k8s_kind_name(o->kind), o->ns, o->name, w->prefix, key);
+			/* A Namespace has no namespace: "Namespace NAME". */
+			rc = event_msg(ev, "%s: holds %s %s%s%s, whose key is %s%s", name,
+				pl_k8s_kind_name(o->kind), o->ns, o->ns[0] ? "/" : "", o->name,
+				w->prefix, key);
 		} else {
 			ev->type = PL_DATASTORE_ETCD_SET;
 			ev->size += object_size(o);
@@ -1397,7 +1409,7 @@ int pl_datastore_etcd_write(const char *endpoint, const char *prefix, const char
 	if (rc > 0)
 		rc = -EINVAL;
 	if (!rc && !in.n_objects) {
-		snprintf(err, err_size, "%s: no Service or EndpointSlice in it", name);
+		snprintf(err, err_size, "%s: no Kubernetes object in it", name);
 		rc = -EINVAL;
 	}
 	if (rc)
@@ -1493,7 +1505,7 @@ int pl_datastore_etcd_delete_objects(const char *endpoint, const char *prefix, c
 	if (rc >= 0 && in.anonymous)
 		rc = -EINVAL;
 	if (rc >= 0 && !in.n) {
-		snprintf(err, err_size, "%s: no Service or EndpointSlice named in it", name);
+		snprintf(err, err_size, "%s: no Kubernetes object named in it", name);
 		rc = -EINVAL;
 	}
 	if (rc < 0)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests for the datastore's directory source: initial load, changes seen through the
  * inotify fd (waited for with poll and a deadline, never a fixed sleep), deletes, an invalid
- * rewrite keeping the old object, duplicates across files, and apply/delete -f. Each test works
- * in its own mkdtemp directory, removed by the teardown even when the test fails. */
+ * rewrite keeping the old object, duplicates across files, and apply/delete -f (one file per
+ * object of every kind, in dependency order). Each test works in its own mkdtemp directory,
+ * removed by the teardown even when the test fails. */
 #include "pl_datastore.h"
 
 #include <dirent.h>
@@ -346,6 +347,88 @@ static void test_apply_and_delete(void **state)
 	assert_int_equal(pl_datastore_n_errors(f->ds), 0);
 }
 
+/* Every kind gets its own file ("namespace__NAME.yaml" for the cluster-scoped Namespace, whose
+ * key is "Namespace//NAME"), and the renames go namespaces, pods and slices first, policies next,
+ * Services last, whatever the input's order. Re-applying an unchanged object reports nothing;
+ * delete -f removes each object's file. */
+static void test_apply_policy_kinds(void **state)
+{
+	struct fixture *f = *state;
+	static const char input[] =
+		"apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+		"spec: {ports: [{port: 80}]}\n"
+		"---\n"
+		"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+		"metadata: {name: deny, namespace: shop}\n"
+		"spec:\n  podSelector: {}\n  ingress: [{from: [{podSelector: {}}]}]\n"
+		"---\n"
+		"apiVersion: policy.podlane.io/v1alpha1\nkind: TierPolicy\n"
+		"metadata: {name: guard, namespace: shop}\n"
+		"spec: {tier: 1, podSelector: {}, egress: [{action: Deny}]}\n"
+		"---\n"
+		"apiVersion: v1\nkind: Pod\n"
+		"metadata: {name: web-1, namespace: shop, labels: {app: web}}\n"
+		"status: {podIP: 10.0.0.5}\n"
+		"---\n"
+		"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop, namespace: x}\n";
+	static const char *const files[] = { "service_shop_web.yaml",
+		"networkpolicy_shop_deny.yaml", "tierpolicy_shop_guard.yaml", "pod_shop_web-1.yaml",
+		"namespace__shop.yaml", NULL };
+	const struct pl_k8s_object *o;
+	char file[256], err[512], path[512];
+	const char *ns, *pod, *np, *tp, *svc;
+	size_t i;
+
+	load(f);
+	assert_int_equal(pl_datastore_dir_write(f->dir, "input.yaml", input, strlen(input), file,
+				 sizeof(file), err, sizeof(err)),
+		0);
+	assert_string_equal(file, "service_shop_web.yaml and 4 more");
+	for (i = 0; files[i]; i++) {
+		snprintf(path, sizeof(path), "%s/%s", f->dir, files[i]);
+		if (access(path, R_OK))
+			fail_msg("%s not written", files[i]);
+	}
+	wait_for(f, "set Service/shop/web\n", false);
+	ns = strstr(f->log, "set Namespace//shop\n");
+	pod = strstr(f->log, "set Pod/shop/web-1\n");
+	np = strstr(f->log, "set NetworkPolicy/shop/deny\n");
+	tp = strstr(f->log, "set TierPolicy/shop/guard\n");
+	svc = strstr(f->log, "set Service/shop/web\n");
+	assert_true(ns && pod && np && tp && svc);
+	assert_true(ns < np && ns < tp && pod < np && pod < tp);
+	assert_true(np < svc && tp < svc);
+	assert_int_equal(pl_datastore_count(f->ds), 5);
+	o = pl_datastore_get(f->ds, "Namespace//shop");
+	assert_non_null(o);
+	assert_string_equal(o->ns, "");
+	assert_string_equal(o->nsobj.labels.v[0].value, "shop");
+	o = pl_datastore_get(f->ds, "TierPolicy/shop/guard");
+	assert_non_null(o);
+	assert_int_equal(o->np.tier, 1);
+	assert_int_equal(o->np.egress_rules[0].action, PL_K8S_DENY);
+	assert_int_equal(pl_datastore_n_errors(f->ds), 0);
+
+	/* The same input again: files replaced, objects equal, nothing reported. */
+	f->log[0] = '\0';
+	assert_int_equal(pl_datastore_dir_write(f->dir, "input.yaml", input, strlen(input), NULL, 0,
+				 err, sizeof(err)),
+		0);
+	/* inotify keeps order: once this file is seen, the re-applied ones have been too. */
+	put(f, "zz-marker.yaml", svc_a);
+	wait_for(f, "set Service/default/a\n", false);
+	assert_string_equal(f->log, "set Service/default/a\n");
+
+	assert_int_equal(pl_datastore_dir_delete_objects(
+				 f->dir, "input.yaml", input, strlen(input), err, sizeof(err)),
+		5);
+	wait_for(f, "del Namespace//shop\n", false);
+	wait_for(f, "del Pod/shop/web-1\n", false);
+	wait_for(f, "del TierPolicy/shop/guard\n", false);
+	assert_int_equal(pl_datastore_count(f->ds), 1);
+	assert_int_equal(pl_datastore_n_errors(f->ds), 0);
+}
+
 static void test_missing_dir(void **state)
 {
 	struct fixture *f = *state;
@@ -364,6 +447,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_invalid_rewrite_keeps_old, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_across_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply_and_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_apply_policy_kinds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),
 	};
 
