@@ -23,7 +23,9 @@
 	X(NO_PORT, "no_port", "Output interface not open")                                        \
 	X(TX_ERROR, "tx_error", "The kernel refused the frame on output")                         \
 	X(SESSIONS_FULL, "sessions_full", "New flow while the session table was full")            \
-	X(NO_ENDPOINT, "no_endpoint", "To a service without endpoints, no reject sent (rate limit)")
+	X(NO_ENDPOINT, "no_endpoint",                                                             \
+		"To a service without endpoints, no reject sent (rate limit)")                    \
+	X(POLICY_DENIED, "policy_denied", "Denied by network policy")
 
 enum pl_drop_reason {
 #define PL_X(sym, name, help) PL_DROP_##sym,
@@ -73,6 +75,7 @@ enum pl_drop_reason {
 		"Dropped: a new flow while the session table was full")                          \
 	X(DROP_NO_ENDPOINT, "drop_no_endpoint",                                                  \
 		"Dropped: to a service without endpoints, reject not sent (rate limit)")         \
+	X(DROP_POLICY_DENIED, "drop_policy_denied", "Dropped: denied by network policy")         \
 	X(BURSTS, "bursts", "Non-empty bursts processed")                                        \
 	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                      \
 	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")      \
@@ -96,6 +99,17 @@ enum pl_drop_reason {
 	X(DATASTORE_REJECTED, "datastore_rejected", "Datastore documents rejected (invalid)")     \
 	X(TABLE_REBUILDS, "table_rebuilds", "Service tables built and switched to")               \
 	X(TABLE_ERRORS, "table_errors", "Service table builds refused (over a limit); old kept")
+
+/* policy's own, after the stage counters. */
+#define PL_POLICY_COUNTERS(X)                                                                     \
+	X(FLOWS_ALLOWED, "flows_allowed", "Flows (sessions) evaluated and allowed")               \
+	X(FLOWS_DENIED, "flows_denied", "Flows (sessions) evaluated and denied")                  \
+	X(PACKETS_DENIED, "packets_denied", "Packets dropped by a deny verdict")                  \
+	X(NOT_TRACKED, "not_tracked", "Packets without a session (not TCP/UDP): passed")          \
+	X(FLOW_LOGS, "flow_logs", "Flow records published on the tap")                            \
+	X(POL_DATASTORE_REJECTED, "datastore_rejected", "Datastore documents rejected (invalid)") \
+	X(POL_TABLE_REBUILDS, "table_rebuilds", "Policy tables compiled and switched to")         \
+	X(POL_TABLE_ERRORS, "table_errors", "Policy compiles refused (over a limit); old kept")
 
 #define PL_SUPERVISOR_COUNTERS(X)                                                                  \
 	X(CHILD_EXITS, "child_exits", "Service processes that exited")                             \
@@ -127,6 +141,12 @@ enum pl_iow_counter {
 enum pl_natlb_counter {
 	PL_NATLB_FIRST_ = PL_STAGE_MAX - 1,
 	PL_NATLB_COUNTERS(PL_X) PL_NATLB_MAX
+};
+#undef PL_X
+#define PL_X(sym, name, help) PL_POLICY_##sym,
+enum pl_policy_counter {
+	PL_POLICY_FIRST_ = PL_STAGE_MAX - 1,
+	PL_POLICY_COUNTERS(PL_X) PL_POLICY_MAX
 };
 #undef PL_X
 #define PL_X(sym, name, help) PL_SUP_##sym,

@@ -73,6 +73,7 @@ struct pl_pkt_meta {
 };
 
 #define PL_META_F_TRACE 0x01
+#define PL_META_F_REPLY 0x02 /* nat-lb: the packet is in its session's reply direction */
 
 /* io-worker's synthetic port settings. io-worker is the only writer; they live in shared
  * memory so that a restarted io-worker resumes the traffic it was generating. */

@@ -175,6 +175,11 @@ static const struct opt options[] = {
 	OPT_UINT("services.udp_timeout_s", services.udp_timeout_s, 1, 86400, 30, 0,
 		"an idle UDP session expires after this"),
 
+	OPT_UINT("policy.max_endpoints", policy.max_endpoints, 16, 1048576, 16384, 0,
+		"pod addresses the policy stage knows at most"),
+	OPT_UINT("policy.max_rules", policy.max_rules, 16, 1048576, 16384, 0,
+		"policy rules at most (also policies, port and ipBlock entries)"),
+
 	OPT_STRING("cni.socket", cni.socket, "/run/podlane/cni.sock", OPT_F_NONEMPTY,
 		"unix socket of cni-server's gRPC service (cni.CniDataplane)"),
 	OPT_UINT("cni.max_pending", cni.max_pending, 1, 1024, 64, 0,

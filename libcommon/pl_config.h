@@ -103,6 +103,11 @@ struct pl_config {
 	} services;
 
 	struct {
+		uint32_t max_endpoints; /* policy.max_endpoints: pod addresses */
+		uint32_t max_rules; /* policy.max_rules: rules (and policies, ports, ipBlocks) */
+	} policy;
+
+	struct {
 		char socket[PL_CONFIG_STR_SIZE]; /* cni.socket: gRPC unix socket path */
 		uint32_t max_pending; /* cni.max_pending: calls in flight at most */
 	} cni;

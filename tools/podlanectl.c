@@ -57,6 +57,9 @@ static void usage(FILE *out)
 		"nothing). FILE - reads stdin.\n"
 		"pod add NETNS IFNAME ADDR... / pod del NETNS IFNAME / pods: pod interfaces\n"
 		"(shorthands for -s cni-server pod/add, pod/del, pods/show).\n"
+		"flows [COUNT]: policy's flow log (one JSON record per evaluated flow: 5-tuple,\n"
+		"verdict, deciding policy and rule per direction), COUNT records (default: until\n"
+		"interrupted); with COUNT, -t is how long to wait for each (exit 1 on timeout).\n"
 		"bus-dump [PRODUCER]: sync with a state-bus producer (default supervisor) and\n"
 		"print the objects it asserts, as JSON.\n"
 		"status: every service's state, restarts and whether its admin socket answers;\n"
@@ -209,6 +212,47 @@ static int apply_or_delete(bool apply, const char *file, const struct pl_config 
 	else
 		printf("deleted %d object file%s\n", rc, rc == 1 ? "" : "s");
 	return EXIT_OK;
+}
+
+/* flows [COUNT]: subscribes to policy's tap and prints what it publishes. */
+static int flows(void *zctx, const char *run_dir, long count, int timeout)
+{
+	char ep[PATH_MAX + 32];
+	snprintf(ep, sizeof(ep), "ipc://%s/policy.tap", run_dir);
+	void *sub = zmq_socket(zctx, ZMQ_SUB);
+	if (!sub || zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "", 0) < 0 || zmq_connect(sub, ep) < 0) {
+		fprintf(stderr, "podlanectl: cannot subscribe to %s: %s\n", ep,
+			zmq_strerror(zmq_errno()));
+		return EXIT_UNREACHABLE;
+	}
+	int ret = EXIT_OK;
+	for (long n = 0; count == 0 || n < count; n++) {
+		zmq_pollitem_t it = { .socket = sub, .events = ZMQ_POLLIN };
+		int rc = zmq_poll(&it, 1, count ? timeout : -1);
+		if (rc <= 0) {
+			if (rc == 0)
+				fprintf(stderr,
+					"podlanectl: no flow record within %d ms (%ld of %ld)\n",
+					timeout, n, count);
+			ret = EXIT_CMD_FAILED;
+			break;
+		}
+		char buf[8192];
+		int len = zmq_recv(sub, buf, sizeof(buf) - 1, 0);
+		if (len < 0) {
+			ret = EXIT_CMD_FAILED;
+			break;
+		}
+		if (len > (int)sizeof(buf) - 1)
+			len = sizeof(buf) - 1;
+		buf[len] = '\0';
+		printf("%s\n", buf);
+		fflush(stdout);
+	}
+	int linger = 0;
+	zmq_setsockopt(sub, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_close(sub);
+	return ret;
 }
 
 static int status(void *zctx, const char *run_dir, bool json, int timeout)
@@ -378,6 +422,16 @@ int main(int argc, char **argv)
 	int ret;
 	if (nargs == 1 && strcmp(argv[optind], "status") == 0) {
 		ret = status(zctx, run_dir, json, timeout);
+	} else if (strcmp(argv[optind], "flows") == 0 && nargs <= 2) {
+		char *end = NULL;
+		long count = nargs == 2 ? strtol(argv[optind + 1], &end, 10) : 0;
+		if (nargs == 2 && (*end || count < 1)) {
+			fprintf(stderr, "podlanectl: flows COUNT: a positive number, not '%s'\n",
+				argv[optind + 1]);
+			ret = EXIT_USAGE;
+		} else {
+			ret = flows(zctx, run_dir, count, timeout);
+		}
 	} else if (strcmp(argv[optind], "bus-dump") == 0 && nargs <= 2) {
 		ret = bus_dump(
 			zctx, run_dir, nargs == 2 ? argv[optind + 1] : "supervisor", timeout);

@@ -17,7 +17,7 @@
 #include "pl_service.h"
 #include "router_icmp.h"
 
-struct natlb_keyset; /* the datastore keys nat-lb uses (natlb_ctl.c) */
+struct pl_strmap;
 
 struct natlb {
 	struct pl_service *s;
@@ -30,7 +30,7 @@ struct natlb {
 	/* Control side. */
 	struct pl_datastore *ds;
 	struct pl_bus_consumer *sup_bus;
-	struct natlb_keyset *services, *slices;
+	struct pl_strmap *services, *slices; /* datastore keys of the objects it uses */
 	struct natlb_node_addr node_addrs[NATLB_MAX_NODE_ADDRS];
 	uint32_t n_node_addrs;
 	bool dirty; /* rebuild the service table */

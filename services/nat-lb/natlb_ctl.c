@@ -19,6 +19,7 @@
 #include <rte_hash_crc.h>
 
 #include "natlb.h"
+#include "pl_strmap.h"
 #include "pl_log.h"
 #include "pl_stage.h"
 
@@ -26,112 +27,17 @@
 #define SHOW_MAX 1000 /* sessions listed by sessions/show at most */
 #define DS_RETRY_MS 1000
 
-/* ---- a string map (datastore keys -> anything) ---- */
-
-struct kv {
-	char *key;
-	void *val;
-	struct kv *next;
-};
-
-struct natlb_keyset {
-	struct kv **b;
-	uint32_t n_buckets;
-	uint32_t count;
-};
-
-static struct natlb_keyset *ks_new(uint32_t n_buckets)
-{
-	struct natlb_keyset *ks = calloc(1, sizeof(*ks));
-	if (!ks)
-		return NULL;
-	ks->b = calloc(n_buckets, sizeof(*ks->b));
-	if (!ks->b) {
-		free(ks);
-		return NULL;
-	}
-	ks->n_buckets = n_buckets;
-	return ks;
-}
-
-static uint32_t ks_hash(const struct natlb_keyset *ks, const char *key)
-{
-	return rte_hash_crc(key, strlen(key), 0) % ks->n_buckets;
-}
-
-static struct kv *ks_find(const struct natlb_keyset *ks, const char *key)
-{
-	for (struct kv *e = ks->b[ks_hash(ks, key)]; e; e = e->next)
-		if (strcmp(e->key, key) == 0)
-			return e;
-	return NULL;
-}
-
-static struct kv *ks_add(struct natlb_keyset *ks, const char *key)
-{
-	struct kv *e = ks_find(ks, key);
-	if (e)
-		return e;
-	e = calloc(1, sizeof(*e));
-	if (!e || !(e->key = strdup(key))) {
-		free(e);
-		return NULL;
-	}
-	uint32_t h = ks_hash(ks, key);
-	e->next = ks->b[h];
-	ks->b[h] = e;
-	ks->count++;
-	return e;
-}
-
-static void ks_del(struct natlb_keyset *ks, const char *key)
-{
-	for (struct kv **pe = &ks->b[ks_hash(ks, key)]; *pe; pe = &(*pe)->next) {
-		if (strcmp((*pe)->key, key) == 0) {
-			struct kv *e = *pe;
-			*pe = e->next;
-			free(e->key);
-			free(e);
-			ks->count--;
-			return;
-		}
-	}
-}
-
-static void ks_destroy(struct natlb_keyset **ksp, void (*free_val)(void *))
-{
-	struct natlb_keyset *ks = *ksp;
-	if (!ks)
-		return;
-	for (uint32_t i = 0; i < ks->n_buckets; i++) {
-		for (struct kv *e = ks->b[i], *n; e; e = n) {
-			n = e->next;
-			if (free_val)
-				free_val(e->val);
-			free(e->key);
-			free(e);
-		}
-	}
-	free(ks->b);
-	free(ks);
-	*ksp = NULL;
-}
-
-#define KS_FOREACH(ks, e)                                          \
-	for (uint32_t ks_i_ = 0; ks_i_ < (ks)->n_buckets; ks_i_++) \
-		for (struct kv *e = (ks)->b[ks_i_]; e; e = e->next)
-
 /* ---- datastore ---- */
 
 static void on_set(const char *key, const struct pl_k8s_object *obj, void *ctx)
 {
 	struct natlb *nl = ctx;
-	struct natlb_keyset *ks = obj->kind == PL_K8S_SERVICE	       ? nl->services
-				  : obj->kind == PL_K8S_ENDPOINT_SLICE ? nl->slices
-								       : NULL;
+	struct pl_strmap *ks = obj->kind == PL_K8S_SERVICE	    ? nl->services
+			       : obj->kind == PL_K8S_ENDPOINT_SLICE ? nl->slices
+								    : NULL;
 	if (!ks)
 		return;
-	if (!ks_add(ks, key))
+	if (!pl_strmap_add(ks, key))
 		PL_ERR("ctl", "out of memory for %s", key);
 	nl->dirty = true;
 }
@@ -140,9 +46,9 @@ static void on_del(const char *key, const struct pl_k8s_object *old, void *ctx)
 {
 	struct natlb *nl = ctx;
 	if (old->kind == PL_K8S_SERVICE)
-		ks_del(nl->services, key);
+		pl_strmap_del(nl->services, key);
 	else if (old->kind == PL_K8S_ENDPOINT_SLICE)
-		ks_del(nl->slices, key);
+		pl_strmap_del(nl->slices, key);
 	nl->dirty = true;
 }
 
@@ -363,20 +269,20 @@ static void rebuild(struct natlb *nl)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	nl->dirty = false;
 	/* Slices by the service they belong to. */
-	struct natlb_keyset *by_svc = ks_new(nl->services->count * 2 + 64);
+	struct pl_strmap *by_svc = pl_strmap_new(nl->services->count * 2 + 64);
 	size_t scratch_n = 0;
 	if (!by_svc) {
 		nl->dirty = true;
 		return;
 	}
-	KS_FOREACH(nl->slices, e)
+	PL_STRMAP_FOREACH(nl->slices, e)
 	{
 		const struct pl_k8s_object *o = pl_datastore_get(nl->ds, e->key);
 		if (!o || o->kind != PL_K8S_ENDPOINT_SLICE)
 			continue;
 		char k[PL_K8S_KEY_SIZE];
 		pl_k8s_key(PL_K8S_SERVICE, o->ns, o->eps.service_name, k, sizeof(k));
-		struct kv *s = ks_add(by_svc, k);
+		struct pl_strmap_entry *s = pl_strmap_add(by_svc, k);
 		if (!s)
 			continue;
 		struct slice_list *l = s->val;
@@ -400,16 +306,16 @@ static void rebuild(struct natlb *nl)
 		natlb_build_node_addr(&b, nl->node_addrs[i].family, nl->node_addrs[i].addr);
 	if (!scratch)
 		b.err = -ENOMEM;
-	KS_FOREACH(nl->services, e)
+	PL_STRMAP_FOREACH(nl->services, e)
 	{
 		const struct pl_k8s_object *o = pl_datastore_get(nl->ds, e->key);
 		if (!o || o->kind != PL_K8S_SERVICE)
 			continue;
-		struct kv *s = ks_find(by_svc, e->key);
+		struct pl_strmap_entry *s = pl_strmap_find(by_svc, e->key);
 		build_service(nl, &b, o, s ? s->val : NULL, scratch, scratch_n);
 	}
 	free(scratch);
-	ks_destroy(&by_svc, slice_list_free);
+	pl_strmap_destroy(&by_svc, slice_list_free);
 	int rc = natlb_build_commit(&b, pl_now_ms());
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	nl->last_build_us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
@@ -778,8 +684,8 @@ int natlb_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp)
 	/* One build once the datastore is read, even when it is empty: the table found in shared
 	 * memory may hold services deleted while nat-lb was away. */
 	nl->dirty = true;
-	nl->services = ks_new(4096);
-	nl->slices = ks_new(4096);
+	nl->services = pl_strmap_new(4096);
+	nl->slices = pl_strmap_new(4096);
 	if (!nl->services || !nl->slices)
 		return -ENOMEM;
 	rc = ds_open(nl);
@@ -811,8 +717,8 @@ void natlb_ctl_fini(void *ctx)
 	struct natlb *nl = ctx;
 	pl_bus_consumer_destroy(&nl->sup_bus);
 	pl_datastore_destroy(&nl->ds);
-	ks_destroy(&nl->services, NULL);
-	ks_destroy(&nl->slices, NULL);
+	pl_strmap_destroy(&nl->services, NULL);
+	pl_strmap_destroy(&nl->slices, NULL);
 }
 
 void natlb_ctl_housekeeping(void *ctx, uint64_t now_ms)

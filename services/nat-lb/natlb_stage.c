@@ -28,6 +28,7 @@
 
 #include "natlb.h"
 #include "natlb_maglev.h"
+#include "pl_fib.h"
 #include "pl_stage.h"
 
 #define TCP_FIN 0x01
@@ -488,15 +489,54 @@ static void icmp_error(struct natlb *nl, struct pkt *p, uint64_t *counters)
 
 /* ---- the packet path ---- */
 
+static uint8_t initial_state(const struct pkt *p)
+{
+	if (p->proto != IPPROTO_TCP)
+		return PL_CT_UDP;
+	return (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN ? PL_CT_TCP_SYN : PL_CT_TCP_EST;
+}
+
+/* A flow to no service: tracked without NAT, so that the policy stage can let its replies pass
+ * (stateful filtering) and see established flows through a restart. */
+static void plain_flow(struct natlb *nl, struct rte_mbuf *m, struct pkt *p,
+	const struct pl_ct_key *k0, uint64_t *counters)
+{
+	if (pl_meta(m)->rx_if == PL_IF_SYNTH)
+		return; /* the synthetic port's test traffic */
+	struct pl_ct_key k1;
+	memset(&k1, 0, sizeof(k1));
+	memcpy(k1.src, k0->dst, 16);
+	memcpy(k1.dst, k0->src, 16);
+	k1.sport = k0->dport;
+	k1.dport = k0->sport;
+	k1.family = k0->family;
+	k1.proto = k0->proto;
+	uint32_t idx = pl_ct_insert(&nl->ct, k0, &k1, false, nl->now_ms);
+	if (idx == PL_CT_NIL) {
+		counters[PL_NATLB_SESSIONS_FULL]++;
+		pl_stage_drop(m, PL_DROP_SESSIONS_FULL, counters);
+		return;
+	}
+	struct pl_ct_session *s = &nl->ct.s[idx];
+	s->state = initial_state(p);
+	s->expires_ms = nl->now_ms + nl->timeout_ms[s->state];
+	s->packets = 1;
+	pl_ct_publish(&nl->ct, idx);
+	counters[PL_NATLB_SESSIONS_CREATED]++;
+	pl_meta(m)->session_id = idx + 1;
+}
+
 static void new_flow(struct natlb *nl, const struct natlb_gen *g, struct rte_mbuf *m, struct pkt *p,
 	const struct pl_ct_key *k0, uint64_t *counters)
 {
 	const struct natlb_frontend *f =
-		natlb_fe_lookup(g, k0->dst, k0->family, k0->dport, k0->proto);
-	if (!f)
-		return; /* not a service */
+		g ? natlb_fe_lookup(g, k0->dst, k0->family, k0->dport, k0->proto) : NULL;
 	if (p->proto == IPPROTO_TCP && (p->tcp_flags & TCP_RST))
 		return; /* nothing to open; the reset goes nowhere */
+	if (!f) {
+		plain_flow(nl, m, p, k0, counters);
+		return;
+	}
 	uint32_t be = choose(nl, g, f, k0, counters);
 	if (be == NATLB_NONE) {
 		reject(nl, m, p, counters);
@@ -554,11 +594,7 @@ static void new_flow(struct natlb *nl, const struct natlb_gen *g, struct rte_mbu
 		return;
 	}
 	struct pl_ct_session *s = &nl->ct.s[idx];
-	if (p->proto == IPPROTO_TCP)
-		s->state = (p->tcp_flags & TCP_SYN) && !(p->tcp_flags & TCP_ACK) ? PL_CT_TCP_SYN
-										 : PL_CT_TCP_EST;
-	else
-		s->state = PL_CT_UDP;
+	s->state = initial_state(p);
 	s->flags |= PL_CT_F_DNAT | (snat ? PL_CT_F_SNAT : 0);
 	s->frontend = (uint32_t)(f - g->fe);
 	s->expires_ms = nl->now_ms + nl->timeout_ms[s->state];
@@ -598,13 +634,16 @@ static void one(struct natlb *nl, const struct natlb_gen *g, struct rte_mbuf *m,
 		}
 	}
 	if (idx == PL_CT_NIL) {
-		if (g)
-			new_flow(nl, g, m, &p, &k, counters);
+		new_flow(nl, g, m, &p, &k, counters);
 		return;
 	}
 	struct pl_ct_session *s = &nl->ct.s[idx];
 	touch(nl, idx, dir, p.tcp_flags);
 	pl_meta(m)->session_id = idx + 1;
+	if (dir == 1)
+		pl_meta(m)->flags |= PL_META_F_REPLY;
+	if (!(s->flags & (PL_CT_F_DNAT | PL_CT_F_SNAT)))
+		return; /* tracked only */
 	if (dir == 0) {
 		const struct pl_ct_key *r = &s->key[1];
 		rewrite(&p, r->dst, r->dport, r->src, r->sport);

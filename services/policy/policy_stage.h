@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* policy's burst function. With no services configured every packet keeps its verdict. */
+/* policy's burst function. ctx is a struct policy (policy.h); NULL passes every packet on (the
+ * single-process benchmark baseline, which has no tables). */
 #ifndef POLICY_STAGE_H
 #define POLICY_STAGE_H
 
