@@ -74,11 +74,6 @@ def probe_main(timeout, targets):
 # --------------------------------------------------------------------------------------------
 # scenarios
 
-def ns_doc(name, labels):
-    return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": labels}}
-
-
 def np_doc(ns, name, spec):
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
             "metadata": {"name": name, "namespace": ns}, "spec": spec}
@@ -193,9 +188,6 @@ def run(cfg):
             if time.monotonic() > deadline:
                 raise SystemExit("policy did not recompile after %s" % verb)
             time.sleep(0.02)
-
-    # Namespaces with labels, once.
-    apply([ns_doc(n, {"ns": n}) for n in sorted({p["ns"] for p in pods})], "apply")
 
     failed = 0
     for name, docs, expect in scenarios(pods):

@@ -2,7 +2,8 @@
 # Policy tests: the services lab (podlane on node 1, datastore chosen by PODLANE_DATASTORE) with
 # nine pods in three namespaces, x, y and z, pods a, b and c in each (lab pods 1..9), every pod
 # serving TCP 80 and 81 and UDP 53 (tests/services/svc_tool.py), and a v1 Pod object for each
-# in the datastore: labels ns=<ns>, pod=<a|b|c>, its IPs, named ports tcp-80, tcp-81, dns.
+# in the datastore: labels ns=<ns>, pod=<a|b|c>, its IPs, named ports tcp-80, tcp-81, dns; and
+# v1 Namespace objects x, y, z labelled ns=<name>.
 . "$(dirname "${BASH_SOURCE[0]}")/../services/services_lib.sh"
 
 MATRIX=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/matrix.py
@@ -39,7 +40,14 @@ EOY
 
 # Nine pods with servers and their Pod objects.
 policy_pods_up() {
-	local k docs=""
+	local k n docs=""
+	for n in x y z; do
+		docs+="apiVersion: v1
+kind: Namespace
+metadata: {name: $n, labels: {ns: $n}}
+---
+"
+	done
 	for k in 1 2 3 4 5 6 7 8 9; do
 		add_pod "$k"
 		in_pod "$k" python3 "$SVC_TOOL" serve "${POD_NAMES[$((k - 1))]}" 80 81 53 \

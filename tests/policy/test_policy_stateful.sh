@@ -22,7 +22,8 @@ spec:
     - from: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchExpressions: [{key: pod, operator: In, values: [$2]}]}}]"
 	local want=$3
 	applied() { [ "$(probe "$want")" = true ]; }
-	wait_for 20 "policy $1 in force" applied || fail "policy $1 not in force"
+	wait_for 20 "policy $1 in force" applied ||
+		fail "policy $1 not in force: $(ctl -s policy policy/explain "$(lab_pod_v4 1 "$(pod_k "$want")")" "$XA" tcp 80; ctl -s policy policy/show)"
 }
 policy p1 a y/a
 [ "$(probe y/b)" = false ] || fail "y/b reaches x/a under p1"
