@@ -101,14 +101,15 @@ enum pl_drop_reason {
 	X(TABLE_ERRORS, "table_errors", "Service table builds refused (over a limit); old kept")
 
 /* policy's own, after the stage counters. */
-#define PL_POLICY_COUNTERS(X)                                                                     \
-	X(FLOWS_ALLOWED, "flows_allowed", "Flows (sessions) evaluated and allowed")               \
-	X(FLOWS_DENIED, "flows_denied", "Flows (sessions) evaluated and denied")                  \
-	X(PACKETS_DENIED, "packets_denied", "Packets dropped by a deny verdict")                  \
-	X(NOT_TRACKED, "not_tracked", "Packets without a session (not TCP/UDP): passed")          \
-	X(FLOW_LOGS, "flow_logs", "Flow records published on the tap")                            \
-	X(POL_DATASTORE_REJECTED, "datastore_rejected", "Datastore documents rejected (invalid)") \
-	X(POL_TABLE_REBUILDS, "table_rebuilds", "Policy tables compiled and switched to")         \
+#define PL_POLICY_COUNTERS(X)                                                                      \
+	X(FLOWS_ALLOWED, "flows_allowed", "Flows (sessions) evaluated and allowed")                \
+	X(FLOWS_DENIED, "flows_denied", "Flows (sessions) evaluated and denied")                   \
+	X(PACKETS_DENIED, "packets_denied", "Packets dropped by a deny verdict")                   \
+	X(NOT_TRACKED, "not_tracked", "Packets without a session (not TCP/UDP/SCTP): passed")      \
+	X(SESSION_RACES, "session_races", "Packets whose session changed under the read: dropped") \
+	X(FLOW_LOGS, "flow_logs", "Flow records published on the tap")                             \
+	X(POL_DATASTORE_REJECTED, "datastore_rejected", "Datastore documents rejected (invalid)")  \
+	X(POL_TABLE_REBUILDS, "table_rebuilds", "Policy tables compiled and switched to")          \
 	X(POL_TABLE_ERRORS, "table_errors", "Policy compiles refused (over a limit); old kept")
 
 #define PL_SUPERVISOR_COUNTERS(X)                                                                  \

@@ -318,8 +318,9 @@ static void rebuild(struct natlb *nl)
 	pl_strmap_destroy(&by_svc, slice_list_free);
 	int rc = natlb_build_commit(&b, pl_now_ms());
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	nl->last_build_us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
-			    (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+	nl->last_build_us = (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+				       (int64_t)(t1.tv_nsec - t0.tv_nsec) /
+					       1000); /* signed: nsec may go back */
 	if (rc < 0) {
 		if (snprintf(nl->last_error, sizeof(nl->last_error),
 			    "service table not switched: %s",

@@ -96,6 +96,13 @@ static bool parse_l4(struct pkt *p, uint8_t proto, uint8_t *l4, uint32_t len)
 			p->l4_csum = (uint16_t *)(l4 + offsetof(struct rte_udp_hdr, dgram_cksum));
 		return true;
 	}
+	case IPPROTO_SCTP:
+		/* Tracked for the policy stage (ports at the same place); never translated: its
+		 * CRC32c checksum cannot be updated incrementally, and services skip SCTP ports. */
+		if (len < 12)
+			return false;
+		p->ports = (uint16_t *)l4;
+		return true;
 	case IPPROTO_ICMP:
 	case IPPROTO_ICMPV6:
 		return len >= 8;
@@ -491,6 +498,8 @@ static void icmp_error(struct natlb *nl, struct pkt *p, uint64_t *counters)
 
 static uint8_t initial_state(const struct pkt *p)
 {
+	if (p->proto == IPPROTO_SCTP)
+		return PL_CT_OTHER;
 	if (p->proto != IPPROTO_TCP)
 		return PL_CT_UDP;
 	return (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN ? PL_CT_TCP_SYN : PL_CT_TCP_EST;

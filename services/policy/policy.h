@@ -32,7 +32,8 @@ struct policy {
 	struct pl_ct ct; /* attached once nat-lb has made it */
 	struct pol_sess *sess; /* ct.t->capacity entries */
 	struct pol_tables tt;
-	void *tap; /* ZMQ PUB: flow logs */
+	void *tap; /* ZMQ XPUB: flow logs */
+	int subscribers; /* on the tap: no record is built without one */
 
 	struct pl_datastore *ds;
 	struct pl_bus_consumer *sup_bus;

@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_hash_crc.h>
 
 #include "pl_k8s.h"
@@ -517,7 +518,9 @@ int pol_build_commit(struct pol_builder *b, uint64_t now_ms)
 		return b->err;
 	uint32_t a = b->tt->t->active;
 	b->g->hdr->built_ms = now_ms;
-	b->g->hdr->serial = (a < 2 ? b->tt->gen[a].hdr->serial : 0) + 1;
+	/* A first build after a reset starts from the clock, not 1: verdicts cached for an
+	 * older table (pl_pol_ct outlives it) must never match a new build by chance. */
+	b->g->hdr->serial = a < 2 ? b->tt->gen[a].hdr->serial + 1 : rte_rdtsc();
 	__atomic_store_n(&b->tt->t->active, b->target, __ATOMIC_RELEASE);
 	return 0;
 }

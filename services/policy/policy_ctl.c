@@ -90,8 +90,9 @@ static void rebuild(struct policy *p)
 		rc = pol_build_commit(&b, pl_now_ms());
 	free(objs);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	p->last_build_us = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
-			   (uint64_t)(t1.tv_nsec - t0.tv_nsec) / 1000;
+	p->last_build_us = (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+				      (int64_t)(t1.tv_nsec - t0.tv_nsec) /
+					      1000); /* signed: nsec may go back */
 	if (rc < 0) {
 		if (snprintf(p->last_error, sizeof(p->last_error), "policy not switched: %s",
 			    b.msg[0] ? b.msg : strerror(-rc)) >= (int)sizeof(p->last_error))
@@ -293,7 +294,8 @@ int policy_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp)
 		return -errno;
 	char ep[PL_CONFIG_STR_SIZE + 32];
 	snprintf(ep, sizeof(ep), "ipc://%s/policy.tap", cfg->run_dir);
-	p->tap = zmq_socket(s->zctx, ZMQ_PUB);
+	/* XPUB: it tells who subscribes, so nothing is formatted while nobody listens. */
+	p->tap = zmq_socket(s->zctx, ZMQ_XPUB);
 	int hwm = 10000;
 	if (!p->tap || zmq_setsockopt(p->tap, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
 		zmq_bind(p->tap, ep) < 0) {
@@ -323,9 +325,24 @@ void policy_ctl_fini(void *ctx)
 	pl_strmap_destroy(&p->keys, NULL);
 }
 
+/* Subscription messages on the tap: 1 + topic to subscribe, 0 + topic to leave. */
+static void tap_subscriptions(struct policy *p)
+{
+	uint8_t msg[256];
+	int n;
+	while ((n = zmq_recv(p->tap, msg, sizeof(msg), ZMQ_DONTWAIT)) > 0) {
+		if (msg[0] == 1)
+			p->subscribers++;
+		else if (msg[0] == 0 && p->subscribers > 0)
+			p->subscribers--;
+	}
+}
+
 void policy_ctl_housekeeping(void *ctx, uint64_t now_ms)
 {
 	struct policy *p = ctx;
+	if (p->tap)
+		tap_subscriptions(p);
 	pl_bus_consumer_handle(p->sup_bus, now_ms);
 	pl_bus_consumer_tick(p->sup_bus, now_ms);
 	if (p->ds_retry && now_ms >= p->next_try_ms) {
@@ -345,8 +362,9 @@ int policy_ctl_poll_items(void *ctx, zmq_pollitem_t *items, int max)
 {
 	struct policy *p = ctx;
 	int k = 0;
-	if (max < 3)
+	if (max < 4)
 		return 0;
+	items[k++] = (zmq_pollitem_t){ .socket = p->tap, .events = ZMQ_POLLIN };
 	items[k++] = (zmq_pollitem_t){ .socket = pl_bus_consumer_sub_socket(p->sup_bus),
 		.events = ZMQ_POLLIN };
 	items[k++] = (zmq_pollitem_t){ .socket = pl_bus_consumer_snap_socket(p->sup_bus),

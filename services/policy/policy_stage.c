@@ -70,8 +70,14 @@ void policy_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *c
 		uint32_t idx = meta->session_id - 1;
 		struct pol_sess *c = &p->sess[idx];
 		struct pl_ct_session s;
-		if (!session_copy(&p->ct, idx, &s))
-			continue; /* gone meanwhile: nat-lb tracks it again on the next packet */
+		if (!session_copy(&p->ct, idx, &s)) {
+			/* Gone or being rewritten right now: no verdict can be trusted, so fail
+			 * closed. nat-lb tracks the flow again on its next packet (TCP resends). */
+			counters[PL_POLICY_SESSION_RACES]++;
+			counters[PL_POLICY_PACKETS_DENIED]++;
+			pl_stage_drop(pkts[i], PL_DROP_POLICY_DENIED, counters);
+			continue;
+		}
 		if (c->created_ms != s.created_ms || c->hash != s.hash[0] ||
 			c->serial != g->hdr->serial) {
 			struct pol_flow f;
@@ -84,7 +90,7 @@ void policy_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *c
 			c->serial = g->hdr->serial;
 			c->allowed = v.allowed;
 			counters[v.allowed ? PL_POLICY_FLOWS_ALLOWED : PL_POLICY_FLOWS_DENIED]++;
-			if (p->tap) {
+			if (p->tap && p->subscribers) {
 				policy_flow_log(p, g, &f, &v);
 				counters[PL_POLICY_FLOW_LOGS]++;
 			}

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 # Stateful policy across changes and a restart: established connections survive a policy change
 # that still allows them; kill -9 of policy under traffic leaves every verdict as it was and cuts
-# no allowed connection; a change that no longer allows them stops them. Invalid policies are
-# rejected with a message naming the field, counted, and the policy in force stays.
+# no allowed connection; a change that no longer allows them stops them; policy judges the
+# endpoint behind a ClusterIP (after DNAT). Invalid policies are rejected with a message naming
+# the field, counted, and the policy in force stays. With PODLANE_DATASTORE=etcd, etcd is also
+# killed and restarted, and a change after it applies.
 . "$(dirname "$0")/policy_lib.sh"
 
 services_up
@@ -62,6 +64,33 @@ wait "$HOLD" && fail "connections from y/a still pass after they were disallowed
 [ "$(counter policy packets_denied)" -gt "$d0" ] || fail "no packet denied"
 log "policy no longer allows y/a: its established connections stopped ($(jq -c '.failed | length' "$T_DIR/hold.out") failed)"
 
+# Policy sees the destination after DNAT: through a ClusterIP to x/a, y/b passes, z/a does not.
+apply_yaml svc "apiVersion: v1
+kind: Service
+metadata: {name: xa, namespace: test}
+spec:
+  clusterIP: 10.96.0.50
+  ports: [{name: http, port: 80, targetPort: 80}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: xa-1, namespace: test, labels: {kubernetes.io/service-name: xa}}
+addressType: IPv4
+ports: [{name: http, port: 80, protocol: TCP}]
+endpoints: [{addresses: [$XA], nodeName: $NODE_NAME}]"
+wait_svc xa 1
+vprobe() { in_pod "$(pod_k "$1")" python3 "$MATRIX" probe 1.0 "svc,10.96.0.50,tcp,80" | jq -r '.["svc/tcp/80"]'; }
+[ "$(vprobe y/b)" = true ] || fail "y/b through the ClusterIP to x/a: denied"
+[ "$(vprobe z/a)" = false ] || fail "z/a through the ClusterIP to x/a: allowed (policy saw the service address?)"
+log "through a ClusterIP the policy of the endpoint x/a applies (y/b allowed, z/a denied)"
+
+if [ "$DATASTORE" = etcd ]; then
+	etcd_restart || fail "etcd restart"
+	policy p4 "b, c" y/c
+	[ "$(probe y/b)" = true ] && [ "$(probe z/a)" = false ] || fail "verdicts wrong after the etcd restart"
+	log "etcd restarted (kill -9): a change made after it is in force, other verdicts kept"
+fi
+
 # Invalid policies: refused by apply with the field named; written straight into the
 # datastore: counted by policy, the policy in force stays.
 bad='apiVersion: networking.k8s.io/v1
@@ -77,10 +106,11 @@ grep -q "field 'spec.ingress\[0\].from\[0\].ipBlock.except\[0\]'" "$T_DIR/err" |
 	fail "message does not name the field: $(cat "$T_DIR/err")"
 show0=$(ctl -s policy -j policy/show | jq -c '[.[] | {name, rules: [.rules[] | .action]}]')
 rej0=$(counter policy datastore_rejected)
-f=$(grep -l "name: xa-in, namespace: x" "$DS_DIR"/*.yaml | head -1)
 if [ "$DATASTORE" = etcd ]; then
 	in_node env ETCDCTL_API=3 etcdctl --endpoints "$ETCD_ENDPOINT" put /podlane-test/NetworkPolicy/x/xa-in "$bad" >/dev/null
 else
+	f=$DS_DIR/networkpolicy_x_xa-in.yaml
+	[ -f "$f" ] || fail "no file $f for the policy"
 	printf '%s\n' "$bad" >"$f.tmp" && mv "$f.tmp" "$f"
 fi
 rejected() { [ "$(counter policy datastore_rejected)" -gt "$rej0" ]; }
