@@ -565,6 +565,9 @@ struct pl_datastore *pl_datastore_open(const struct pl_config *cfg, pl_datastore
 	if (etcd_source(cfg))
 		return pl_datastore_etcd_new(cfg->datastore.etcd_endpoint,
 			cfg->datastore.etcd_prefix, cb_set, cb_del, cb_err, ctx);
+	/* A fresh node has no directory yet: an empty datastore, not an error. */
+	if (mkdir(cfg->datastore.dir, 0755) < 0 && errno != EEXIST)
+		return NULL;
 	return pl_datastore_dir_new(cfg->datastore.dir, cb_set, cb_del, cb_err, ctx);
 }
 

@@ -44,7 +44,8 @@ struct pl_datastore *pl_datastore_etcd_new(const char *endpoint, const char *pre
 	pl_datastore_set_fn *cb_set, pl_datastore_del_fn *cb_del, pl_datastore_err_fn *cb_err,
 	void *ctx);
 
-/* The source cfg->datastore.source names ("dir" or "etcd"), as its constructor above does. */
+/* The source cfg->datastore.source names ("dir" or "etcd"), as its constructor above does; a
+ * missing datastore.dir is created first (one level, mode 0755). */
 struct pl_datastore *pl_datastore_open(const struct pl_config *cfg, pl_datastore_set_fn *cb_set,
 	pl_datastore_del_fn *cb_del, pl_datastore_err_fn *cb_err, void *ctx);
 

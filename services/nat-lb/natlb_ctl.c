@@ -63,9 +63,6 @@ static void on_err(const char *msg, void *ctx)
 static int ds_open(struct natlb *nl)
 {
 	const struct pl_config *cfg = &nl->s->cfg;
-	if (strcmp(cfg->datastore.source, "dir") == 0 && mkdir(cfg->datastore.dir, 0755) < 0 &&
-		errno != EEXIST)
-		return -errno;
 	nl->ds = pl_datastore_open(cfg, on_set, on_del, on_err, nl);
 	return nl->ds ? 0 : -errno;
 }

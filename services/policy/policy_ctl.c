@@ -59,9 +59,6 @@ static void on_err(const char *msg, void *ctx)
 static int ds_open(struct policy *p)
 {
 	const struct pl_config *cfg = &p->s->cfg;
-	if (strcmp(cfg->datastore.source, "dir") == 0 && mkdir(cfg->datastore.dir, 0755) < 0 &&
-		errno != EEXIST)
-		return -errno;
 	p->ds = pl_datastore_open(cfg, on_set, on_del, on_err, p);
 	return p->ds ? 0 : -errno;
 }
