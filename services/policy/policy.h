@@ -6,6 +6,7 @@
 #ifndef POLICY_H
 #define POLICY_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct pol_sess {
 };
 
 struct pl_strmap;
+struct compile_job;
 
 struct policy {
 	struct pl_service *s;
@@ -41,6 +43,8 @@ struct policy {
 	struct pol_addr node_addrs[POL_MAX_NODE_ADDRS];
 	uint32_t n_node_addrs;
 	bool dirty;
+	struct compile_job *job; /* a compile running on compile_thread */
+	pthread_t compile_thread;
 	bool ds_retry;
 	uint64_t next_try_ms;
 	uint64_t last_build_us;

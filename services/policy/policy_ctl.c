@@ -6,6 +6,7 @@
  * policy/show and policy/explain, and owns the flow-log tap socket. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,46 +64,94 @@ static int ds_open(struct policy *p)
 	return p->ds ? 0 : -errno;
 }
 
-static void rebuild(struct policy *p)
+/* A compile runs on its own thread, so that the packet loop (this thread) keeps forwarding
+ * meanwhile: 10,000 rules take tens of milliseconds. The objects it reads belong to the
+ * datastore, so the datastore is not read again until the compile is over; it writes only the
+ * inactive generation and switches with one store, and the packet path reads only the active
+ * one. The result is taken up here, in housekeeping. */
+struct compile_job {
+	struct policy *p;
+	const struct pl_k8s_object **objs;
+	size_t n;
+	struct pol_addr node_addrs[POL_MAX_NODE_ADDRS];
+	uint32_t n_node_addrs;
+	struct pol_builder b;
+	int rc;
+	uint64_t us;
+	int done; /* atomic */
+};
+
+static void *compile_main(void *arg)
 {
+	struct compile_job *j = arg;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	p->dirty = false;
+	j->rc = pol_build(&j->b, &j->p->tt, j->objs, j->n, j->p->s->cfg.node_name, j->node_addrs,
+		j->n_node_addrs);
+	if (j->rc == 0)
+		j->rc = pol_build_commit(&j->b, pl_now_ms());
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	j->us = (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+			   (int64_t)(t1.tv_nsec - t0.tv_nsec) /
+				   1000); /* signed: nsec may go back */
+	__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+	pl_service_wake(j->p->s, PL_SVC_POLICY);
+	return NULL;
+}
+
+static void compile_start(struct policy *p)
+{
+	struct compile_job *j = calloc(1, sizeof(*j));
 	const struct pl_k8s_object **objs = calloc(p->keys->count + 1, sizeof(*objs));
-	if (!objs) {
-		p->dirty = true;
-		return;
+	if (!j || !objs) {
+		free(j);
+		free(objs);
+		return; /* still dirty: tried again next time */
 	}
-	size_t n = 0;
+	p->dirty = false;
+	j->p = p;
+	j->objs = objs;
 	PL_STRMAP_FOREACH(p->keys, e)
 	{
 		const struct pl_k8s_object *o = pl_datastore_get(p->ds, e->key);
 		if (o)
-			objs[n++] = o;
+			objs[j->n++] = o;
 	}
-	struct pol_builder b;
-	int rc =
-		pol_build(&b, &p->tt, objs, n, p->s->cfg.node_name, p->node_addrs, p->n_node_addrs);
-	if (rc == 0)
-		rc = pol_build_commit(&b, pl_now_ms());
-	free(objs);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	p->last_build_us = (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
-				      (int64_t)(t1.tv_nsec - t0.tv_nsec) /
-					      1000); /* signed: nsec may go back */
-	if (rc < 0) {
+	memcpy(j->node_addrs, p->node_addrs, sizeof(j->node_addrs));
+	j->n_node_addrs = p->n_node_addrs;
+	if (pthread_create(&p->compile_thread, NULL, compile_main, j) != 0) {
+		PL_WARN("ctl", "no compile thread (%s): compiling in line", strerror(errno));
+		compile_main(j);
+	}
+	p->job = j;
+}
+
+/* Takes up a finished compile. false while it runs. */
+static bool compile_finish(struct policy *p)
+{
+	struct compile_job *j = p->job;
+	if (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
+		return false;
+	pthread_join(p->compile_thread, NULL);
+	p->job = NULL;
+	p->last_build_us = j->us;
+	if (j->rc < 0) {
 		if (snprintf(p->last_error, sizeof(p->last_error), "policy not switched: %s",
-			    b.msg[0] ? b.msg : strerror(-rc)) >= (int)sizeof(p->last_error))
+			    j->b.msg[0] ? j->b.msg : strerror(-j->rc)) >=
+			(int)sizeof(p->last_error))
 			p->last_error[sizeof(p->last_error) - 2] = '~';
 		PL_ERR("ctl", "%s; the previous policy stays in force", p->last_error);
 		pl_stats_inc(p->s->stats, PL_POLICY_POL_TABLE_ERRORS, 1);
-		return;
+	} else {
+		pl_stats_inc(p->s->stats, PL_POLICY_POL_TABLE_REBUILDS, 1);
+		const struct pol_gen *g = pol_active(&p->tt);
+		PL_INFO("ctl", "policy %lu: %u policies, %u rules, %u pod addresses in %lu us",
+			(unsigned long)g->hdr->serial, g->hdr->n_policies, g->hdr->n_rules,
+			g->hdr->n_endpoints, (unsigned long)p->last_build_us);
 	}
-	pl_stats_inc(p->s->stats, PL_POLICY_POL_TABLE_REBUILDS, 1);
-	const struct pol_gen *g = pol_active(&p->tt);
-	PL_INFO("ctl", "policy %lu: %u policies, %u rules, %u pod addresses in %lu us",
-		(unsigned long)g->hdr->serial, g->hdr->n_policies, g->hdr->n_rules,
-		g->hdr->n_endpoints, (unsigned long)p->last_build_us);
+	free(j->objs);
+	free(j);
+	return true;
 }
 
 static void bus_apply(void *ctx, enum pl_bus_op op, const char *kind, const char *key,
@@ -311,6 +360,11 @@ int policy_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp)
 void policy_ctl_fini(void *ctx)
 {
 	struct policy *p = ctx;
+	if (p->job) {
+		pthread_join(p->compile_thread, NULL);
+		__atomic_store_n(&p->job->done, 1, __ATOMIC_RELEASE);
+		compile_finish(p);
+	}
 	if (p->tap) {
 		int linger = 0;
 		zmq_setsockopt(p->tap, ZMQ_LINGER, &linger, sizeof(linger));
@@ -347,12 +401,14 @@ void policy_ctl_housekeeping(void *ctx, uint64_t now_ms)
 		if (ds_open(p) == 0)
 			p->ds_retry = false;
 	}
-	if (p->ds && pl_datastore_handle(p->ds) < 0)
-		PL_LOG_RL(PL_LOG_WARN, "datastore", "watch failed: %s", strerror(errno));
 	if (!p->sess && p->ct.t == NULL && now_ms >= p->next_try_ms)
 		policy_attach_sessions(p);
+	if (p->job && !compile_finish(p))
+		return; /* the compile reads the datastore's objects: leave them alone */
+	if (p->ds && pl_datastore_handle(p->ds) < 0)
+		PL_LOG_RL(PL_LOG_WARN, "datastore", "watch failed: %s", strerror(errno));
 	if (p->dirty && p->ds && pl_datastore_synced(p->ds) && pl_bus_consumer_synced(p->sup_bus))
-		rebuild(p);
+		compile_start(p);
 }
 
 int policy_ctl_poll_items(void *ctx, zmq_pollitem_t *items, int max)
@@ -366,7 +422,7 @@ int policy_ctl_poll_items(void *ctx, zmq_pollitem_t *items, int max)
 		.events = ZMQ_POLLIN };
 	items[k++] = (zmq_pollitem_t){ .socket = pl_bus_consumer_snap_socket(p->sup_bus),
 		.events = ZMQ_POLLIN };
-	if (p->ds)
+	if (p->ds && !p->job)
 		items[k++] = (zmq_pollitem_t){ .fd = pl_datastore_fd(p->ds), .events = ZMQ_POLLIN };
 	return k;
 }
