@@ -5,6 +5,7 @@
 #ifndef NATLB_H
 #define NATLB_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -18,6 +19,7 @@
 #include "router_icmp.h"
 
 struct pl_strmap;
+struct build_job;
 
 struct natlb {
 	struct pl_service *s;
@@ -34,6 +36,8 @@ struct natlb {
 	struct natlb_node_addr node_addrs[NATLB_MAX_NODE_ADDRS];
 	uint32_t n_node_addrs;
 	bool dirty; /* rebuild the service table */
+	struct build_job *job; /* a build running on build_thread */
+	pthread_t build_thread;
 	bool ds_retry; /* the datastore could not be opened yet */
 	uint64_t next_ds_try_ms;
 	uint64_t last_build_us; /* how long the last build took */

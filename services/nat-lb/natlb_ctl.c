@@ -8,6 +8,7 @@
  * bounded slice of the table per call, and it serves services/show and sessions/show|flush. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,22 +261,34 @@ static bool udp_gone(const struct pl_ct_session *s, void *arg)
 	       s->state != PL_CT_AFFINITY && !be_set_has(set, s->key[1].src, s->key[1].sport);
 }
 
-static void rebuild(struct natlb *nl)
+/* A build runs on its own thread so that the packet loop (this thread) keeps forwarding
+ * meanwhile (10,000 services take tens of milliseconds). It reads the datastore's objects and
+ * the key sets, so neither is touched until it is over; it writes only the inactive generation
+ * and switches with one store. The result, and the session clean-up that needs this thread (the
+ * session table has one writer), are taken up in housekeeping. */
+struct build_job {
+	struct natlb *nl;
+	struct natlb_node_addr node_addrs[NATLB_MAX_NODE_ADDRS];
+	uint32_t n_node_addrs;
+	struct natlb_builder b;
+	int rc;
+	uint64_t us;
+	int done; /* atomic */
+};
+
+static void *build_main(void *arg)
 {
+	struct build_job *j = arg;
+	struct natlb *nl = j->nl;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	nl->dirty = false;
 	/* Slices by the service they belong to. */
 	struct pl_strmap *by_svc = pl_strmap_new(nl->services->count * 2 + 64);
 	size_t scratch_n = 0;
-	if (!by_svc) {
-		nl->dirty = true;
-		return;
-	}
 	PL_STRMAP_FOREACH(nl->slices, e)
 	{
 		const struct pl_k8s_object *o = pl_datastore_get(nl->ds, e->key);
-		if (!o || o->kind != PL_K8S_ENDPOINT_SLICE)
+		if (!by_svc || !o || o->kind != PL_K8S_ENDPOINT_SLICE)
 			continue;
 		char k[PL_K8S_KEY_SIZE];
 		pl_k8s_key(PL_K8S_SERVICE, o->ns, o->eps.service_name, k, sizeof(k));
@@ -297,36 +310,68 @@ static void rebuild(struct natlb *nl)
 		scratch_n += o->eps.n_endpoints;
 	}
 	struct natlb_backend *scratch = calloc(scratch_n + 1, sizeof(*scratch));
-	struct natlb_builder b;
-	natlb_build_begin(&b, &nl->tables);
-	for (uint32_t i = 0; i < nl->n_node_addrs; i++)
-		natlb_build_node_addr(&b, nl->node_addrs[i].family, nl->node_addrs[i].addr);
-	if (!scratch)
-		b.err = -ENOMEM;
+	natlb_build_begin(&j->b, &nl->tables);
+	for (uint32_t i = 0; i < j->n_node_addrs; i++)
+		natlb_build_node_addr(&j->b, j->node_addrs[i].family, j->node_addrs[i].addr);
+	if (!scratch || !by_svc)
+		j->b.err = -ENOMEM;
 	PL_STRMAP_FOREACH(nl->services, e)
 	{
 		const struct pl_k8s_object *o = pl_datastore_get(nl->ds, e->key);
-		if (!o || o->kind != PL_K8S_SERVICE)
+		if (!by_svc || !o || o->kind != PL_K8S_SERVICE)
 			continue;
 		struct pl_strmap_entry *s = pl_strmap_find(by_svc, e->key);
-		build_service(nl, &b, o, s ? s->val : NULL, scratch, scratch_n);
+		build_service(nl, &j->b, o, s ? s->val : NULL, scratch, scratch_n);
 	}
 	free(scratch);
 	pl_strmap_destroy(&by_svc, slice_list_free);
-	int rc = natlb_build_commit(&b, pl_now_ms());
+	j->rc = natlb_build_commit(&j->b, pl_now_ms());
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	nl->last_build_us = (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
-				       (int64_t)(t1.tv_nsec - t0.tv_nsec) /
-					       1000); /* signed: nsec may go back */
+	j->us = (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
+			   (int64_t)(t1.tv_nsec - t0.tv_nsec) /
+				   1000); /* signed: nsec may go back */
+	__atomic_store_n(&j->done, 1, __ATOMIC_RELEASE);
+	pl_service_wake(nl->s, PL_SVC_NAT_LB);
+	return NULL;
+}
+
+static void build_start(struct natlb *nl)
+{
+	struct build_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return; /* still dirty: tried again next time */
+	nl->dirty = false;
+	j->nl = nl;
+	memcpy(j->node_addrs, nl->node_addrs, sizeof(j->node_addrs));
+	j->n_node_addrs = nl->n_node_addrs;
+	if (pthread_create(&nl->build_thread, NULL, build_main, j) != 0) {
+		PL_WARN("ctl", "no build thread (%s): building in line", strerror(errno));
+		build_main(j);
+	}
+	nl->job = j;
+}
+
+/* Takes up a finished build. false while it runs. */
+static bool build_finish(struct natlb *nl)
+{
+	struct build_job *j = nl->job;
+	if (!__atomic_load_n(&j->done, __ATOMIC_ACQUIRE))
+		return false;
+	pthread_join(nl->build_thread, NULL);
+	nl->job = NULL;
+	nl->last_build_us = j->us;
+	int rc = j->rc;
 	if (rc < 0) {
 		if (snprintf(nl->last_error, sizeof(nl->last_error),
 			    "service table not switched: %s",
-			    b.msg[0] ? b.msg : strerror(-rc)) >= (int)sizeof(nl->last_error))
+			    j->b.msg[0] ? j->b.msg : strerror(-rc)) >= (int)sizeof(nl->last_error))
 			nl->last_error[sizeof(nl->last_error) - 2] = '~';
 		PL_ERR("ctl", "%s; the previous table stays in use", nl->last_error);
 		pl_stats_inc(nl->s->stats, PL_NATLB_TABLE_ERRORS, 1);
-		return;
+		free(j);
+		return true;
 	}
+	free(j);
 	pl_stats_inc(nl->s->stats, PL_NATLB_TABLE_REBUILDS, 1);
 	const struct natlb_gen *g = natlb_active(&nl->tables);
 	PL_INFO("ctl", "service table %lu: %u services, %u frontends, %u endpoints in %lu us",
@@ -341,6 +386,7 @@ static void rebuild(struct natlb *nl)
 			PL_INFO("ctl", "%u UDP sessions to removed endpoints cleared", n);
 		}
 	}
+	return true;
 }
 
 /* ---- state bus: node addresses ---- */
@@ -713,6 +759,11 @@ int natlb_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp)
 void natlb_ctl_fini(void *ctx)
 {
 	struct natlb *nl = ctx;
+	if (nl->job) {
+		pthread_join(nl->build_thread, NULL);
+		__atomic_store_n(&nl->job->done, 1, __ATOMIC_RELEASE);
+		build_finish(nl);
+	}
 	pl_bus_consumer_destroy(&nl->sup_bus);
 	pl_datastore_destroy(&nl->ds);
 	pl_strmap_destroy(&nl->services, NULL);
@@ -732,13 +783,16 @@ void natlb_ctl_housekeeping(void *ctx, uint64_t now_ms)
 			PL_INFO("ctl", "datastore open");
 		}
 	}
+	if (nl->job && !build_finish(nl))
+		goto expire; /* the build reads the datastore's objects: leave them alone */
 	if (nl->ds && pl_datastore_handle(nl->ds) < 0)
 		PL_LOG_RL(PL_LOG_WARN, "datastore", "watch failed: %s", strerror(errno));
 	/* Make-before-break also across a restart: the table found in shared memory keeps
 	 * serving until the datastore and the node's addresses are known again. */
 	if (nl->dirty && nl->ds && pl_datastore_synced(nl->ds) &&
 		pl_bus_consumer_synced(nl->sup_bus))
-		rebuild(nl);
+		build_start(nl);
+expire:
 	if (!last_sweep)
 		last_sweep = now_ms;
 	uint64_t dt = now_ms - last_sweep;
