@@ -27,7 +27,14 @@ fail() { log "FAIL: $*"; exit 1; }
 
 # Writes the instance's config; extra YAML lines on stdin are appended under the given
 # top-level sections by the caller (pass the whole extra text as $1).
+# Tests size the shared tables small (hugepages are shared by every instance on the machine),
+# unless EXTRA has a section of its own for them.
 write_config() {
+	local extra=${1:-} sizes=""
+	[[ $'\n'$extra == *$'\nservices:'* ]] ||
+		sizes+=$'services:\n  max_sessions: 65536\n  max_frontends: 1024\n  max_backends: 4096\n'
+	[[ $'\n'$extra == *$'\npolicy:'* ]] ||
+		sizes+=$'policy:\n  max_endpoints: 1024\n  max_rules: 1024\n'
 	cat >"$T_CONF" <<EOC
 run_dir: $T_RUN
 dpdk:
@@ -41,7 +48,7 @@ supervisor:
   backoff_max_ms: 400
   quiet_ms: 1000
   ready_timeout_ms: 20000
-${1:-}
+$sizes$extra
 EOC
 }
 
