@@ -28,7 +28,8 @@ fail() { log "FAIL: $*"; exit 1; }
 # Writes the instance's config; extra YAML lines on stdin are appended under the given
 # top-level sections by the caller (pass the whole extra text as $1).
 # Tests size the shared tables small (hugepages are shared by every instance on the machine),
-# unless EXTRA has a section of its own for them.
+# unless EXTRA has a section of its own for them. EXTRA comes first: it may continue the
+# supervisor section (node_config does).
 write_config() {
 	local extra=${1:-} sizes=""
 	[[ $'\n'$extra == *$'\nservices:'* ]] ||
@@ -48,7 +49,8 @@ supervisor:
   backoff_max_ms: 400
   quiet_ms: 1000
   ready_timeout_ms: 20000
-$sizes$extra
+$extra
+$sizes
 EOC
 }
 
