@@ -229,88 +229,25 @@ static bool prefix_clean(const uint8_t *addr, unsigned int alen, unsigned int pl
 	return true;
 }
 
-/* ---- /proc/sys/net/ipv6/conf/<if>/disable_ipv6 --------------------------------------------- */
+/* ---- per-link sysctls: /proc/sys/net/ipv{4,6}/conf/<if>/<name> ------------------------------ */
 
-static int ipv6_conf_path(const char *ifname, char *path, size_t size)
+static int conf_path(int family, const char *ifname, const char *name, char *path, size_t size)
 {
-	int n = snprintf(path, size, IPV6_CONF_DIR "%s/disable_ipv6", ifname);
+	int n = family == AF_INET6
+			? snprintf(path, size, IPV6_CONF_DIR "%s/%s", ifname, name)
+			: snprintf(path, size, "/proc/sys/net/ipv4/conf/%s/%s", ifname, name);
 
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-/* A missing file means no IPv6 on the link (the kernel has none, or the link's MTU is below
- * 1280): reported as disabled. */
-static int ipv6_disabled_get(const char *ifname, bool *disabled)
+/* Reads an integer sysctl of the link. -ENOENT when the file is absent. */
+static int conf_get(int family, const char *ifname, const char *name, int *v)
 {
-	char path[128], buf[16];
+	char path[160], buf[16];
 	ssize_t n;
 	int fd, rc;
 
-	rc = ipv6_conf_path(ifname, path, sizeof(path));
-	if (rc)
-		return rc;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			*disabled = true;
-			return 0;
-		}
-		return -errno;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	rc = n < 0 ? -errno : 0;
-	close(fd);
-	if (rc)
-		return rc;
-	if (n == 0 || !isdigit((unsigned char)buf[0]))
-		return -EIO;
-	buf[n] = '\0';
-	*disabled = strtol(buf, NULL, 10) != 0;
-	return 0;
-}
-
-static int ipv6_disabled_set(const char *ifname, bool disabled)
-{
-	const char *val = disabled ? "1\n" : "0\n";
-	char path[128];
-	int fd, rc;
-
-	rc = ipv6_conf_path(ifname, path, sizeof(path));
-	if (rc)
-		return rc;
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0) {
-		/* No IPv6 on the link (see ipv6_disabled_get): "disabled" already holds. */
-		if (errno == ENOENT)
-			return disabled ? 0 : -EAFNOSUPPORT;
-		return -errno;
-	}
-	rc = write(fd, val, 2) == 2 ? 0 : -errno;
-	if (close(fd) < 0 && rc == 0)
-		rc = -errno;
-	return rc;
-}
-
-/* ---- /proc/sys/net/ipv4/conf/<if>/rp_filter ------------------------------------------------- */
-
-/* A taken uplink keeps no IPv4 address, but Linux would still deliver packets for the node's
- * addresses (now on the host tap) that arrive on it: weak host model. Strict reverse-path
- * filtering stops that, since no route leads out of the taken link: io-worker alone sees its
- * traffic (AF_PACKET taps run before routing). */
-static int rp_filter_path(const char *ifname, char *path, size_t size)
-{
-	int n = snprintf(path, size, "/proc/sys/net/ipv4/conf/%s/rp_filter", ifname);
-
-	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
-}
-
-static int rp_filter_get(const char *ifname, int *v)
-{
-	char path[128], buf[16];
-	ssize_t n;
-	int fd, rc;
-
-	rc = rp_filter_path(ifname, path, sizeof(path));
+	rc = conf_path(family, ifname, name, path, sizeof(path));
 	if (rc)
 		return rc;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -328,12 +265,12 @@ static int rp_filter_get(const char *ifname, int *v)
 	return 0;
 }
 
-static int rp_filter_set(const char *ifname, int v)
+static int conf_set(int family, const char *ifname, const char *name, int v)
 {
-	char path[128], val[4];
+	char path[160], val[16];
 	int fd, rc, n;
 
-	rc = rp_filter_path(ifname, path, sizeof(path));
+	rc = conf_path(family, ifname, name, path, sizeof(path));
 	if (rc)
 		return rc;
 	n = snprintf(val, sizeof(val), "%d\n", v);
@@ -344,6 +281,45 @@ static int rp_filter_set(const char *ifname, int v)
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
 	return rc;
+}
+
+/* disable_ipv6: a missing file means no IPv6 on the link (the kernel has none, or the link's MTU
+ * is below 1280), reported as disabled. */
+static int ipv6_disabled_get(const char *ifname, bool *disabled)
+{
+	int v, rc = conf_get(AF_INET6, ifname, "disable_ipv6", &v);
+
+	if (rc == -ENOENT) {
+		*disabled = true;
+		return 0;
+	}
+	if (rc == 0)
+		*disabled = v != 0;
+	return rc;
+}
+
+static int ipv6_disabled_set(const char *ifname, bool disabled)
+{
+	int rc = conf_set(AF_INET6, ifname, "disable_ipv6", disabled);
+
+	/* No IPv6 on the link (see ipv6_disabled_get): "disabled" already holds. */
+	if (rc == -ENOENT)
+		return disabled ? 0 : -EAFNOSUPPORT;
+	return rc;
+}
+
+/* rp_filter: a taken uplink keeps no IPv4 address, but Linux would still deliver packets for
+ * the node's addresses (now on the host tap) that arrive on it: weak host model. Strict
+ * reverse-path filtering stops that, since no route leads out of the taken link: io-worker alone
+ * sees its traffic (AF_PACKET taps run before routing). */
+static int rp_filter_get(const char *ifname, int *v)
+{
+	return conf_get(AF_INET, ifname, "rp_filter", v);
+}
+
+static int rp_filter_set(const char *ifname, int v)
+{
+	return conf_set(AF_INET, ifname, "rp_filter", v);
 }
 
 /* ---- links ----------------------------------------------------------------------------------- */
