@@ -83,11 +83,16 @@ int pl_dp_create(struct pl_dp *dp, const struct pl_config *cfg, uint64_t incarna
 		PL_DP_MBUF_DATA_SIZE, SOCKET_ID_ANY, "ring_sp_sc");
 	if (!dp->pool)
 		return -rte_errno;
+	dp->big_pool = rte_pktmbuf_pool_create_by_ops(PL_DP_BIG_POOL_NAME, cfg->dpdk.big_mbufs, 0,
+		0, PL_DP_BIG_DATA_SIZE, SOCKET_ID_ANY, "ring_sp_sc");
+	if (!dp->big_pool)
+		return -rte_errno;
 
 	for (int i = 0; i < PL_RING_MAX; i++) {
-		/* The reclaim ring must hold every packet the pool has. */
-		unsigned int size = i == PL_RING_RECLAIM ? rte_align32pow2(cfg->dpdk.mbufs + 1)
-							 : cfg->dpdk.ring_size;
+		/* The reclaim ring must hold every packet both pools have. */
+		unsigned int size = i == PL_RING_RECLAIM
+					    ? rte_align32pow2(cfg->dpdk.mbufs + cfg->dpdk.big_mbufs + 1)
+					    : cfg->dpdk.ring_size;
 		dp->rings[i] = rte_ring_create(
 			pl_ring_defs[i].name, size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (!dp->rings[i])
@@ -95,6 +100,7 @@ int pl_dp_create(struct pl_dp *dp, const struct pl_config *cfg, uint64_t incarna
 	}
 	dp->shared->meta_offset = off;
 	dp->shared->n_mbufs = cfg->dpdk.mbufs;
+	dp->shared->n_big_mbufs = cfg->dpdk.big_mbufs;
 	dp->shared->incarnation = incarnation;
 	dp->shared->version = PL_DP_VERSION;
 	__atomic_store_n(&dp->shared->magic, PL_DP_MAGIC, __ATOMIC_RELEASE);
@@ -113,7 +119,8 @@ int pl_dp_attach(struct pl_dp *dp)
 		return -EPROTO;
 	pl_dp_meta_offset = dp->shared->meta_offset;
 	dp->pool = rte_mempool_lookup(PL_DP_POOL_NAME);
-	if (!dp->pool)
+	dp->big_pool = rte_mempool_lookup(PL_DP_BIG_POOL_NAME);
+	if (!dp->pool || !dp->big_pool)
 		return -ENOENT;
 	for (int i = 0; i < PL_RING_MAX; i++) {
 		dp->rings[i] = rte_ring_lookup(pl_ring_defs[i].name);

@@ -29,11 +29,16 @@
 #include "pl_shm.h"
 
 #define PL_DP_POOL_NAME "pl_pool"
+#define PL_DP_BIG_POOL_NAME "pl_pool_big"
 #define PL_DP_MZ_NAME "pl_dp"
 #define PL_DP_META_NAME "podlane_pkt_meta"
 #define PL_DP_MAGIC 0x706c6470U /* "pldp" */
-#define PL_DP_VERSION 1
+#define PL_DP_VERSION 2
 #define PL_DP_MBUF_DATA_SIZE RTE_MBUF_DEFAULT_BUF_SIZE
+/* Big buffers: the largest an mbuf's 16-bit buf_len allows. With the headroom that leaves
+ * 65,407 bytes of frame, which holds any super-packet a Linux TCP stack builds (its GSO size
+ * stays below 64 KB minus its header reserve); larger ones are counted as rx_oversize. */
+#define PL_DP_BIG_DATA_SIZE UINT16_MAX
 
 enum pl_ring_id {
 	PL_RING_IO_TO_NATLB,
@@ -95,12 +100,19 @@ struct pl_dp_shared {
 	uint32_t version;
 	int32_t meta_offset; /* dynfield offset of struct pl_pkt_meta */
 	uint32_t n_mbufs;
+	uint32_t n_big_mbufs;
+	uint32_t pad;
 	uint64_t incarnation; /* supervisor's */
 	struct pl_synth_state synth __attribute__((aligned(64)));
 };
 
+/* Two pools with the same rules (ring_sp_sc, no cache, io-worker their only user): `pool` of
+ * 2 KB buffers for ordinary frames and `big_pool` of 64 KB buffers for super-packets, so a
+ * super-packet is one contiguous buffer and every stage reads and rewrites its headers as it
+ * does a small frame's. rte_pktmbuf_free returns a buffer to the pool it came from. */
 struct pl_dp {
 	struct rte_mempool *pool;
+	struct rte_mempool *big_pool;
 	struct rte_ring *rings[PL_RING_MAX];
 	struct pl_dp_shared *shared;
 };
@@ -129,10 +141,10 @@ int pl_dp_eal_init(const struct pl_config *cfg, enum pl_svc_id id, const char *p
 int pl_dp_create(struct pl_dp *dp, const struct pl_config *cfg, uint64_t incarnation);
 /* Secondary: finds them by name. 0 or -errno. */
 int pl_dp_attach(struct pl_dp *dp);
-/* The pool's backing ring (ring_sp_sc handler). */
-static inline struct rte_ring *pl_dp_pool_ring(const struct pl_dp *dp)
+/* A pool's backing ring (ring_sp_sc handler). */
+static inline struct rte_ring *pl_dp_pool_ring(const struct rte_mempool *mp)
 {
-	return (struct rte_ring *)dp->pool->pool_data;
+	return (struct rte_ring *)mp->pool_data;
 }
 /* Finds memzone `name` or reserves it with `size` bytes (*created then true). NULL with rte_errno
  * set; EPROTO when an existing one is smaller than size (an older layout). */

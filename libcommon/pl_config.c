@@ -91,6 +91,8 @@ static const struct opt options[] = {
 	OPT_UINT("dpdk.lcore_base", dpdk.lcore_base, 0, 120, 1, 0,
 		"lcore id of the supervisor; services follow"),
 	OPT_UINT("dpdk.mbufs", dpdk.mbufs, 1024, 1048576, 16384, 0, "packets in the shared pool"),
+	OPT_UINT("dpdk.big_mbufs", dpdk.big_mbufs, 16, 65536, 256, 0,
+		"64 KB buffers for super-packets (segmentation offload) in the shared big pool"),
 	OPT_UINT("dpdk.ring_size", dpdk.ring_size, 64, 65536, 1024, OPT_F_POW2,
 		"slots per pipeline ring (power of two)"),
 	OPT_UINT("dpdk.socket_mem_mb", dpdk.socket_mem_mb, 64, 65536, 256, 0,

@@ -30,6 +30,7 @@ struct pl_config {
 		uint32_t
 			lcore_base; /* dpdk.lcore_base: lcore id of the supervisor; services follow */
 		uint32_t mbufs; /* dpdk.mbufs: packets in the shared pool */
+		uint32_t big_mbufs; /* dpdk.big_mbufs: 64 KB buffers for super-packets */
 		uint32_t ring_size; /* dpdk.ring_size: slots per pipeline ring (power of two) */
 		uint32_t
 			socket_mem_mb; /* dpdk.socket_mem_mb: hugepage memory the primary reserves */

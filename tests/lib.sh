@@ -42,6 +42,7 @@ dpdk:
   file_prefix: $T_PREFIX
   huge_dir: $HUGE_DIR
   mbufs: 8192
+  big_mbufs: 128
   socket_mem_mb: 128
 supervisor:
   metrics_port: $T_PORT

@@ -60,15 +60,29 @@ static int cmd_pool(struct pl_admin_reply *r, int argc, const char *const *argv,
 	(void)argv;
 	if (argc > 1)
 		return pl_admin_error(r, EINVAL, "pool/show takes no arguments");
-	unsigned int size = sv->dp.pool->size;
-	unsigned int avail = rte_mempool_avail_count(sv->dp.pool);
-	struct json_object *o = json_object_new_object();
+	/* size and available add both pools up (a full pipeline at rest has both full). */
+	struct rte_mempool *pools[2] = { sv->dp.pool, sv->dp.big_pool };
+	struct json_object *o = json_object_new_object(), *list = json_object_new_array();
+	int64_t size = 0, avail = 0;
+	for (int i = 0; i < 2; i++) {
+		struct json_object *p = json_object_new_object();
+		int64_t sz = pools[i]->size, av = rte_mempool_avail_count(pools[i]);
+		json_object_object_add(p, "name", json_object_new_string(pools[i]->name));
+		json_object_object_add(p, "size", json_object_new_int64(sz));
+		json_object_object_add(p, "available", json_object_new_int64(av));
+		json_object_object_add(p, "buffer_bytes",
+			json_object_new_int64(rte_pktmbuf_data_room_size(pools[i])));
+		json_object_array_add(list, p);
+		size += sz;
+		avail += av;
+	}
 	json_object_object_add(o, "name", json_object_new_string(sv->dp.pool->name));
 	json_object_object_add(o, "size", json_object_new_int64(size));
 	json_object_object_add(o, "available", json_object_new_int64(avail));
-	json_object_object_add(o, "in_use", json_object_new_int64((int64_t)size - avail));
+	json_object_object_add(o, "in_use", json_object_new_int64(size - avail));
 	json_object_object_add(o, "ops",
 		json_object_new_string(rte_mempool_get_ops(sv->dp.pool->ops_index)->name));
+	json_object_object_add(o, "pools", list);
 	pl_admin_set_json(r, o);
 	return 0;
 }

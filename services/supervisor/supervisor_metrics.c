@@ -91,13 +91,13 @@ static void render(struct supervisor *sv, struct buf *b)
 		out(b, "podlane_service_restarts_total{service=\"%s\"} %u\n", pl_svc_name(i),
 			shm->sup[i].restarts);
 	out(b,
-		"# HELP podlane_pool_mbufs Packet buffers in the shared pool.\n"
+		"# HELP podlane_pool_mbufs Packet buffers in the shared pools (2 KB and 64 KB).\n"
 		"# TYPE podlane_pool_mbufs gauge\npodlane_pool_mbufs %u\n",
-		sv->dp.pool->size);
+		sv->dp.pool->size + sv->dp.big_pool->size);
 	out(b,
-		"# HELP podlane_pool_available_mbufs Packet buffers free in the shared pool.\n"
+		"# HELP podlane_pool_available_mbufs Packet buffers free in the shared pools.\n"
 		"# TYPE podlane_pool_available_mbufs gauge\npodlane_pool_available_mbufs %u\n",
-		rte_mempool_avail_count(sv->dp.pool));
+		rte_mempool_avail_count(sv->dp.pool) + rte_mempool_avail_count(sv->dp.big_pool));
 	out(b, "# HELP podlane_ring_packets Packets waiting in a pipeline ring.\n"
 	       "# TYPE podlane_ring_packets gauge\n");
 	for (int i = 0; i < PL_RING_MAX; i++)

@@ -30,8 +30,9 @@ static void tag_io_worker(struct rte_mempool *mp, void *arg, void *obj, unsigned
 
 void reclaim_init_tags(struct supervisor *sv)
 {
-	/* The pool belongs to io-worker: a packet in it carries io-worker's tag. */
+	/* The pools belong to io-worker: a packet in them carries io-worker's tag. */
 	rte_mempool_obj_iter(sv->dp.pool, tag_io_worker, NULL);
+	rte_mempool_obj_iter(sv->dp.big_pool, tag_io_worker, NULL);
 }
 
 static void collect(struct rte_mempool *mp, void *arg, void *obj, unsigned int idx)
@@ -73,7 +74,8 @@ static bool repair_side(struct rte_ring_headtail *ht)
 void reclaim_after_death(struct supervisor *sv, enum pl_svc_id id)
 {
 	struct pl_dp *dp = &sv->dp;
-	struct rte_ring *pool_ring = pl_dp_pool_ring(dp);
+	struct rte_ring *pool_ring = pl_dp_pool_ring(dp->pool);
+	struct rte_ring *big_ring = pl_dp_pool_ring(dp->big_pool);
 	unsigned int repairs = 0;
 
 	for (int i = 0; i < PL_RING_MAX; i++) {
@@ -83,9 +85,11 @@ void reclaim_after_death(struct supervisor *sv, enum pl_svc_id id)
 			repairs++;
 	}
 	if (id == PL_SVC_IO_WORKER) {
-		/* io-worker is the pool ring's only producer and consumer. */
+		/* io-worker is the pool rings' only producer and consumer. */
 		repairs += repair_side(&pool_ring->prod);
 		repairs += repair_side(&pool_ring->cons);
+		repairs += repair_side(&big_ring->prod);
+		repairs += repair_side(&big_ring->cons);
 	}
 	if (repairs) {
 		supervisor_count(sv, PL_SUP_RING_REPAIRS, repairs);
@@ -93,7 +97,7 @@ void reclaim_after_death(struct supervisor *sv, enum pl_svc_id id)
 			repairs);
 	}
 
-	unsigned int n_mbufs = dp->pool->size;
+	unsigned int n_mbufs = dp->pool->size + dp->big_pool->size;
 	struct candidates c = { .owner = (uint8_t)id, .cap = n_mbufs };
 	size_t live_cap = (size_t)n_mbufs + 1;
 	uintptr_t *live = malloc(live_cap * sizeof(*live));
@@ -105,6 +109,7 @@ void reclaim_after_death(struct supervisor *sv, enum pl_svc_id id)
 	}
 	/* 1: candidates by tag. */
 	rte_mempool_obj_iter(dp->pool, collect, &c);
+	rte_mempool_obj_iter(dp->big_pool, collect, &c);
 	if (c.n == 0)
 		goto out;
 	/* 2: everything that is in a ring or in the pool. */
@@ -112,6 +117,7 @@ void reclaim_after_death(struct supervisor *sv, enum pl_svc_id id)
 	for (int i = 0; i < PL_RING_MAX; i++)
 		n_live += ring_live(dp->rings[i], live + n_live, (unsigned int)live_cap - n_live);
 	n_live += ring_live(pool_ring, live + n_live, (unsigned int)live_cap - n_live);
+	n_live += ring_live(big_ring, live + n_live, (unsigned int)live_cap - n_live);
 	qsort(live, n_live, sizeof(*live), cmp_ptr);
 	/* 3: still tagged with the dead process and in no ring: it held them. */
 	unsigned int k = 0;
