@@ -81,7 +81,14 @@ enum pl_drop_reason {
 	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")      \
 	X(L2_HANDLED, "l2_handled", "Frames handled in io-worker: ARP, neighbour discovery")     \
 	X(RX_OTHER_MAC, "rx_other_mac", "Frames received for another MAC address (dropped)")     \
-	X(RX_OVERSIZE, "rx_oversize", "Frames larger than a packet buffer (dropped)")
+	X(RX_OVERSIZE, "rx_oversize", "Frames larger than a packet buffer (dropped)")            \
+	X(RX_SUPER_PACKETS, "rx_super_packets",                                                  \
+		"Super-packets received whole (TCP/UDP segmentation offload)")                   \
+	X(RX_BAD_OFFLOAD, "rx_bad_offload",                                                      \
+		"Frames whose offload header did not describe them (dropped, malformed)")        \
+	X(TX_SUPER_PACKETS, "tx_super_packets", "Super-packets handed to a port whole")          \
+	X(TX_SEGMENTED, "tx_segmented",                                                          \
+		"Super-packets segmented in software for a port without segmentation offload")
 
 /* nat-lb's own, after the stage counters. */
 #define PL_NATLB_COUNTERS(X)                                                                      \

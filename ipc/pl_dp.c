@@ -90,9 +90,10 @@ int pl_dp_create(struct pl_dp *dp, const struct pl_config *cfg, uint64_t incarna
 
 	for (int i = 0; i < PL_RING_MAX; i++) {
 		/* The reclaim ring must hold every packet both pools have. */
-		unsigned int size = i == PL_RING_RECLAIM
-					    ? rte_align32pow2(cfg->dpdk.mbufs + cfg->dpdk.big_mbufs + 1)
-					    : cfg->dpdk.ring_size;
+		unsigned int size =
+			i == PL_RING_RECLAIM
+				? rte_align32pow2(cfg->dpdk.mbufs + cfg->dpdk.big_mbufs + 1)
+				: cfg->dpdk.ring_size;
 		dp->rings[i] = rte_ring_create(
 			pl_ring_defs[i].name, size, SOCKET_ID_ANY, RING_F_SP_ENQ | RING_F_SC_DEQ);
 		if (!dp->rings[i])

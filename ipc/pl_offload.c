@@ -133,7 +133,7 @@ void pl_offload_to_vnet(const struct rte_mbuf *m, struct virtio_net_hdr *vh, uin
 		return;
 	if (tcp)
 		vh->gso_type = (f & RTE_MBUF_F_TX_IPV6) ? VIRTIO_NET_HDR_GSO_TCPV6
-							 : VIRTIO_NET_HDR_GSO_TCPV4;
+							: VIRTIO_NET_HDR_GSO_TCPV4;
 	else
 		vh->gso_type = VIRTIO_NET_HDR_GSO_UDP_L4;
 	vh->gso_size = m->tso_segsz;
@@ -203,8 +203,10 @@ int pl_offload_segment(
 			phdr = rte_ipv4_phdr_cksum(ip, 0);
 		} else {
 			struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(p + ETH_LEN);
-			ip->payload_len = rte_cpu_to_be_16((uint16_t)(m->l3_len - sizeof(*ip) + l4_bytes));
-			struct rte_ipv6_hdr ph = *ip; /* the pseudo-header counts the L4 bytes only */
+			ip->payload_len =
+				rte_cpu_to_be_16((uint16_t)(m->l3_len - sizeof(*ip) + l4_bytes));
+			struct rte_ipv6_hdr ph =
+				*ip; /* the pseudo-header counts the L4 bytes only */
 			ph.payload_len = rte_cpu_to_be_16((uint16_t)l4_bytes);
 			ph.proto = tcp ? IPPROTO_TCP : IPPROTO_UDP;
 			phdr = rte_ipv6_phdr_cksum(&ph, 0);
@@ -214,7 +216,7 @@ int pl_offload_segment(
 			struct rte_tcp_hdr *t = (struct rte_tcp_hdr *)(p + l4_off);
 			t->sent_seq = rte_cpu_to_be_32(seq + i * mss);
 			if (i + 1 < n)
-				t->tcp_flags &= (uint8_t)~(TCP_FIN | TCP_PSH);
+				t->tcp_flags &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 			if (i > 0)
 				t->tcp_flags &= (uint8_t)~TCP_CWR;
 			csum_off = l4_off + TCP_CSUM_OFF;

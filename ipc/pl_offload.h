@@ -34,7 +34,7 @@
 #endif
 
 #define PL_OFFLOAD_SEG_FLAGS (RTE_MBUF_F_TX_TCP_SEG | RTE_MBUF_F_TX_UDP_SEG)
-#define PL_OFFLOAD_FLAGS                                                                           \
+#define PL_OFFLOAD_FLAGS \
 	(RTE_MBUF_F_TX_L4_MASK | PL_OFFLOAD_SEG_FLAGS | RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IPV6)
 
 /* The L4 checksum field holds a partial (pseudo-header) sum. */

@@ -2033,7 +2033,9 @@ int pl_nl_tuntap_open(const char *name, int flags)
 	struct ifreq ifr;
 	int fd, rc;
 
-	if (!name_ok(name) || (flags != IFF_TAP && flags != IFF_TUN))
+	int type = flags & (IFF_TAP | IFF_TUN);
+	if (!name_ok(name) || (type != IFF_TAP && type != IFF_TUN) ||
+		(flags & ~(IFF_TAP | IFF_TUN | IFF_VNET_HDR)))
 		return -EINVAL;
 	if (if_nametoindex(name) == 0)
 		return -ENODEV;
@@ -2247,7 +2249,7 @@ int pl_nl_pod_tun_create(const char *netns_path, const char *ifname, uint32_t mt
 	return rc ?: rc2;
 }
 
-int pl_nl_pod_tun_open(const char *netns_path, const char *ifname)
+int pl_nl_pod_tun_open(const char *netns_path, const char *ifname, int flags)
 {
 	int orig, fd, rc;
 
@@ -2256,7 +2258,7 @@ int pl_nl_pod_tun_open(const char *netns_path, const char *ifname)
 	rc = netns_enter(netns_path, &orig);
 	if (rc)
 		return rc;
-	fd = pl_nl_tuntap_open(ifname, IFF_TUN);
+	fd = pl_nl_tuntap_open(ifname, IFF_TUN | (flags & IFF_VNET_HDR));
 	rc = netns_leave(orig);
 	if (rc) {
 		if (fd >= 0)

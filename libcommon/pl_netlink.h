@@ -149,7 +149,8 @@ int pl_nl_uplink_restore(const struct pl_nl_link_state *st, const char *taken_na
 int pl_nl_host_tap_create(const struct pl_nl_link_state *st);
 
 /* Attaches to the existing persistent TAP or TUN name in the calling thread's netns.
- * flags: IFF_TAP or IFF_TUN (IFF_NO_PI is implied). Returns an fd (O_NONBLOCK, O_CLOEXEC) that
+ * flags: IFF_TAP or IFF_TUN, optionally | IFF_VNET_HDR (every read and write then starts with a
+ * struct virtio_net_hdr; IFF_NO_PI is implied). Returns an fd (O_NONBLOCK, O_CLOEXEC) that
  * the caller closes, -ENODEV (no such link), -EINVAL (bad flags/name, or the device is not of
  * that type) or -errno. */
 int pl_nl_tuntap_open(const char *name, int flags);
@@ -169,9 +170,9 @@ int pl_nl_link_delete(const char *name);
 int pl_nl_pod_tun_create(const char *netns_path, const char *ifname, uint32_t mtu,
 	const struct pl_nl_addr *addrs, unsigned int n_addrs, const char *gw4, const char *gw6);
 
-/* Attaches to the pod tun ifname inside netns_path (setns in, TUNSETIFF, setns back).
- * Returns an fd (O_NONBLOCK, O_CLOEXEC) or -errno as pl_nl_tuntap_open. */
-int pl_nl_pod_tun_open(const char *netns_path, const char *ifname);
+/* Attaches to the pod tun ifname inside netns_path (setns in, TUNSETIFF, setns back); flags
+ * 0 or IFF_VNET_HDR. Returns an fd (O_NONBLOCK, O_CLOEXEC) or -errno as pl_nl_tuntap_open. */
+int pl_nl_pod_tun_open(const char *netns_path, const char *ifname, int flags);
 
 /* Deletes the pod tun ifname inside netns_path; a link of that name that is not a TUN/TAP is
  * left alone (-EEXIST). 0, -ENODEV or -errno. */

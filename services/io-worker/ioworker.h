@@ -20,6 +20,7 @@ struct ioworker {
 	struct pl_service s;
 	struct pl_dp dp;
 	struct ioworker_synth synth;
+	struct port_bufs bufs; /* what ports receive into and segment into */
 	uint64_t local[PL_IOW_MAX];
 
 	struct pl_bus_consumer *sup_bus; /* interfaces and routes from the supervisor */

@@ -15,6 +15,7 @@
 #include <rte_ip.h>
 
 #include "pl_log.h"
+#include "pl_offload.h"
 
 #define ND_NS 135
 #define ND_NA 136
@@ -91,7 +92,7 @@ static void count_l2(struct ioworker *w, struct rte_mbuf *m)
 static void send_l2(struct ioworker *w, struct port *p, struct rte_mbuf *m)
 {
 	w->local[PL_IOW_L2_HANDLED]++;
-	if (port_tx(p, m) != 1) /* 1: the device took the buffer */
+	if (port_tx(p, &w->bufs, m) != 1) /* 1: the device took the buffer */
 		rte_pktmbuf_free(m);
 }
 
@@ -375,11 +376,18 @@ static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt)
 
 static void tx_and_free(struct ioworker *w, struct port *p, struct rte_mbuf *m)
 {
-	int rc = port_tx(p, m);
-	if (rc >= 0)
+	bool gso = pl_offload_gso(m);
+	uint64_t segmented = p->segmented;
+	int rc = port_tx(p, &w->bufs, m);
+	if (rc >= 0) {
 		w->local[PL_IOW_TX_PACKETS]++;
-	else
-		w->local[PL_IOW_DROP(PL_DROP_TX_ERROR)]++;
+		if (p->segmented != segmented)
+			w->local[PL_IOW_TX_SEGMENTED]++;
+		else if (gso)
+			w->local[PL_IOW_TX_SUPER_PACKETS]++;
+	} else {
+		w->local[PL_IOW_DROP(rc == -EMSGSIZE ? PL_DROP_TOO_BIG : PL_DROP_TX_ERROR)]++;
+	}
 	if (rc != 1) /* 1: the device took it */
 		rte_pktmbuf_free(m);
 }

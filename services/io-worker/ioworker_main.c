@@ -15,6 +15,7 @@
 #include <rte_errno.h>
 
 #include "pl_log.h"
+#include "pl_offload.h"
 #include "pl_stage.h"
 
 #define EPOLL_BATCH 32
@@ -102,14 +103,18 @@ static unsigned int receive(struct ioworker *w, struct port *p, unsigned int bur
 	/* Leave frames in the kernel while the pipeline is full: its queues are the buffer. */
 	if (room == 0)
 		return 0;
-	uint64_t oversize = p->truncated;
-	unsigned int n = port_rx(p, w->dp.pool, pkts, burst < room ? burst : room, &alloc_fail);
+	uint64_t oversize = p->truncated, bad = p->bad_offload;
+	unsigned int n = port_rx(p, &w->bufs, pkts, burst < room ? burst : room, &alloc_fail);
 	w->local[PL_IOW_RX_OVERSIZE] += p->truncated - oversize;
+	w->local[PL_IOW_RX_BAD_OFFLOAD] += p->bad_offload - bad;
+	w->local[PL_IOW_DROP(PL_DROP_MALFORMED)] += p->bad_offload - bad;
 	if (alloc_fail)
 		w->local[PL_IOW_ALLOC_FAILS]++;
 	unsigned int k = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		pl_meta(pkts[i])->owner = PL_SVC_IO_WORKER;
+		if (pl_offload_gso(pkts[i]))
+			w->local[PL_IOW_RX_SUPER_PACKETS]++;
 		if (!ioworker_l2_input(w, p, pkts[i], now_ms_cached))
 			pkts[k++] = pkts[i];
 	}
@@ -241,6 +246,8 @@ int main(int argc, char **argv)
 		PL_ERR("main", "cannot find the shared pool and rings: %s", strerror(-rc));
 		goto out_eal;
 	}
+	w.bufs.small = w.dp.pool;
+	w.bufs.big = w.dp.big_pool;
 	port_set_dpdk_devargs(w.s.cfg.uplink.dpdk_devargs);
 	ioworker_synth_init(&w.synth, w.dp.shared);
 	rc = ioworker_synth_register(&w.synth, w.s.admin);

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <rte_dev.h>
@@ -24,6 +25,13 @@
 
 #include "pl_config.h"
 #include "pl_netlink.h"
+#include "pl_offload.h"
+
+/* UDP segmentation offload on tun (kernel 6.2); Debian 12's headers predate it. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
 
 #define AFP_BLOCK_SIZE (1u << 18)
 #define AFP_BLOCKS 16
@@ -51,6 +59,9 @@ static int afp_open(struct port *p)
 		.sll_protocol = htons(ETH_P_ALL),
 		.sll_ifindex = (int)ifindex,
 	};
+	/* Super-packets and partial checksums in both directions (before the ring: the kernel
+	 * refuses it after). Without it the kernel segments for us and we complete checksums. */
+	p->vnet = setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) == 0;
 	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0 ||
 		setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
 		goto fail;
@@ -123,11 +134,11 @@ int port_open(struct port *p, const struct pl_obj_iface *o)
 		return afp_open(p);
 	case PL_ROLE_HOST:
 		p->kind = PORT_TAP;
-		rc = pl_nl_tuntap_open(o->name, IFF_TAP);
+		rc = pl_nl_tuntap_open(o->name, IFF_TAP | IFF_VNET_HDR);
 		break;
 	case PL_ROLE_POD:
 		p->kind = PORT_TUN;
-		rc = pl_nl_pod_tun_open(o->netns, o->name);
+		rc = pl_nl_pod_tun_open(o->netns, o->name, IFF_VNET_HDR);
 		break;
 	default:
 		return -EINVAL;
@@ -135,6 +146,17 @@ int port_open(struct port *p, const struct pl_obj_iface *o)
 	if (rc < 0)
 		return rc;
 	p->fd = rc;
+	p->vnet = true;
+	/* What the kernel may hand us: partial checksums, TCP and (kernel >= 6.2) UDP
+	 * super-packets. No TSO_ECN: the kernel segments the rare CWR-marked burst itself. */
+	unsigned int off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
+	if (ioctl(p->fd, TUNSETOFFLOAD, off) < 0 &&
+		ioctl(p->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
+		rc = -errno;
+		close(p->fd);
+		p->fd = -1;
+		return rc;
+	}
 	return 0;
 }
 
@@ -211,7 +233,18 @@ static void fix_l4_csum(struct rte_mbuf *m)
 	}
 }
 
-static unsigned int afp_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts,
+/* A fresh buffer for a frame of len bytes: a 2 KB one, or a 64 KB one for a super-packet. */
+static struct rte_mbuf *buf_for(struct port_bufs *b, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(b->small);
+	if (m && len > rte_pktmbuf_tailroom(m)) {
+		rte_pktmbuf_free(m);
+		m = rte_pktmbuf_alloc(b->big);
+	}
+	return m;
+}
+
+static unsigned int afp_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts,
 	unsigned int n, bool *alloc_fail)
 {
 	unsigned int got = 0;
@@ -224,7 +257,7 @@ static unsigned int afp_rx(struct port *p, struct rte_mempool *mp, struct rte_mb
 			p->next_pkt = (uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
 		while (got < n && p->pkt_in_block < bd->hdr.bh1.num_pkts) {
 			struct tpacket3_hdr *ph = (struct tpacket3_hdr *)p->next_pkt;
-			struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+			struct rte_mbuf *m = buf_for(b, ph->tp_snaplen);
 			if (!m) {
 				*alloc_fail = true;
 				return got;
@@ -236,9 +269,21 @@ static unsigned int afp_rx(struct port *p, struct rte_mempool *mp, struct rte_mb
 			} else {
 				char *d = rte_pktmbuf_append(m, (uint16_t)ph->tp_snaplen);
 				memcpy(d, (uint8_t *)ph + ph->tp_mac, ph->tp_snaplen);
-				if (ph->tp_status & TP_STATUS_CSUMNOTREADY)
+				if (p->vnet) {
+					/* The kernel puts the header right before the frame. */
+					struct virtio_net_hdr vh;
+					memcpy(&vh, (uint8_t *)ph + ph->tp_mac - sizeof(vh),
+						sizeof(vh));
+					if (pl_offload_from_vnet(m, &vh, 0) < 0) {
+						p->bad_offload++;
+						rte_pktmbuf_free(m);
+						m = NULL;
+					}
+				} else if (ph->tp_status & TP_STATUS_CSUMNOTREADY) {
 					fix_l4_csum(m);
-				pkts[got++] = m;
+				}
+				if (m)
+					pkts[got++] = m;
 			}
 			p->pkt_in_block++;
 			p->next_pkt += ph->tp_next_offset;
@@ -254,31 +299,68 @@ static unsigned int afp_rx(struct port *p, struct rte_mempool *mp, struct rte_mb
 	return got;
 }
 
-static unsigned int fd_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts,
+/* Reads from a tun/tap with IFF_VNET_HDR: into a 2 KB buffer, overflowing into the spare 64 KB
+ * one, so that a small frame costs no copy and a super-packet one copy of its first 2 KB. */
+static unsigned int fd_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts,
 	unsigned int n, bool *alloc_fail)
 {
 	unsigned int got = 0;
 	uint16_t pre = p->kind == PORT_TUN ? sizeof(struct rte_ether_hdr) : 0;
 	while (got < n) {
-		struct rte_mbuf *m = rte_pktmbuf_alloc(mp);
+		if (!b->spare && !(b->spare = rte_pktmbuf_alloc(b->big))) {
+			*alloc_fail = true; /* the kernel keeps the frames meanwhile */
+			break;
+		}
+		struct rte_mbuf *m = rte_pktmbuf_alloc(b->small);
 		if (!m) {
 			*alloc_fail = true;
 			break;
 		}
+		struct virtio_net_hdr vh;
 		uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
-		ssize_t r = read(p->fd, d + pre, rte_pktmbuf_tailroom(m) - pre);
+		uint8_t *bd = rte_pktmbuf_mtod(b->spare, uint8_t *);
+		uint32_t room = rte_pktmbuf_tailroom(m), big_room = rte_pktmbuf_tailroom(b->spare);
+		struct iovec iov[3] = {
+			{ .iov_base = &vh, .iov_len = sizeof(vh) },
+			{ .iov_base = d + pre, .iov_len = room - pre },
+			{ .iov_base = bd + room, .iov_len = big_room - room },
+		};
+		ssize_t r = readv(p->fd, iov, 3);
 		if (r <= 0) {
 			rte_pktmbuf_free(m);
 			if (r < 0 && errno != EAGAIN && errno != EINTR)
 				p->rx_errors++;
 			break;
 		}
-		rte_pktmbuf_append(m, (uint16_t)(r + pre));
+		if ((size_t)r < sizeof(vh)) {
+			rte_pktmbuf_free(m);
+			p->rx_errors++;
+			continue;
+		}
+		uint32_t len = (uint32_t)((size_t)r - sizeof(vh)) + pre;
+		if (len >= big_room) { /* may have been cut short: never forward a part */
+			rte_pktmbuf_free(m);
+			p->truncated++;
+			continue;
+		}
+		if (len > room) {
+			memcpy(bd, d, room);
+			rte_pktmbuf_free(m);
+			m = b->spare;
+			b->spare = NULL;
+		}
+		rte_pktmbuf_append(m, (uint16_t)len);
 		if (pre) {
-			struct rte_ether_hdr *eth = (struct rte_ether_hdr *)d;
+			struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 			memset(eth, 0, sizeof(*eth));
-			eth->ether_type = (d[pre] >> 4) == 6 ? RTE_BE16(RTE_ETHER_TYPE_IPV6)
-							     : RTE_BE16(RTE_ETHER_TYPE_IPV4);
+			eth->ether_type = (((uint8_t *)eth)[pre] >> 4) == 6
+						  ? RTE_BE16(RTE_ETHER_TYPE_IPV6)
+						  : RTE_BE16(RTE_ETHER_TYPE_IPV4);
+		}
+		if (pl_offload_from_vnet(m, &vh, pre) < 0) {
+			p->bad_offload++;
+			rte_pktmbuf_free(m);
+			continue;
 		}
 		pkts[got++] = m;
 	}
@@ -286,29 +368,26 @@ static unsigned int fd_rx(struct port *p, struct rte_mempool *mp, struct rte_mbu
 	return got;
 }
 
-unsigned int port_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts, unsigned int n,
+unsigned int port_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts, unsigned int n,
 	bool *alloc_fail)
 {
 	if (p->kind == PORT_DPDK) {
 		uint16_t k = rte_eth_rx_burst(p->eth_port, 0, pkts, (uint16_t)n);
 		p->rx += k;
-		(void)mp;
 		(void)alloc_fail;
 		return k;
 	}
 	if (p->fd < 0)
 		return 0;
 	if (p->kind == PORT_AF_XDP)
-		return port_xdp_rx(p, mp, pkts, n, alloc_fail);
-	return p->kind == PORT_AF_PACKET ? afp_rx(p, mp, pkts, n, alloc_fail)
-					 : fd_rx(p, mp, pkts, n, alloc_fail);
+		return port_xdp_rx(p, b->small, pkts, n, alloc_fail);
+	return p->kind == PORT_AF_PACKET ? afp_rx(p, b, pkts, n, alloc_fail)
+					 : fd_rx(p, b, pkts, n, alloc_fail);
 }
 
-int port_tx(struct port *p, struct rte_mbuf *m)
+/* One frame to a port that takes no super-packet and no partial checksum. */
+static int tx_plain(struct port *p, struct rte_mbuf *m)
 {
-	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
-	size_t len = rte_pktmbuf_data_len(m);
-	ssize_t w;
 	if (p->kind == PORT_DPDK) {
 		if (rte_eth_tx_burst(p->eth_port, 0, &m, 1) != 1) {
 			p->tx_errors++;
@@ -317,20 +396,75 @@ int port_tx(struct port *p, struct rte_mbuf *m)
 		p->tx++;
 		return 1;
 	}
+	return port_xdp_tx(p, m);
+}
+
+#define MAX_SEGMENTS 128
+
+/* A super-packet to a port without segmentation offload: cut here, each segment sent alone. */
+static int tx_segments(struct port *p, struct port_bufs *b, struct rte_mbuf *m)
+{
+	struct rte_mbuf *segs[MAX_SEGMENTS];
+	int n = pl_offload_segment(m, b->small, segs, MAX_SEGMENTS);
+	if (n < 0) {
+		p->tx_errors++;
+		return n;
+	}
+	p->segmented++;
+	int sent = 0;
+	for (int i = 0; i < n; i++) {
+		int rc = tx_plain(p, segs[i]);
+		if (rc >= 0)
+			sent++;
+		if (rc != 1)
+			rte_pktmbuf_free(segs[i]);
+	}
+	return sent ? 0 : -ENOBUFS;
+}
+
+int port_tx(struct port *p, struct port_bufs *b, struct rte_mbuf *m)
+{
+	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+	size_t len = rte_pktmbuf_data_len(m);
+	ssize_t w;
+	if (p->kind == PORT_DPDK || p->kind == PORT_AF_XDP) {
+		if (p->kind == PORT_AF_XDP && p->fd < 0)
+			return -ENODEV;
+		if (pl_offload_gso(m))
+			return tx_segments(p, b, m);
+		if (pl_offload_csum_complete(m) < 0) {
+			p->tx_errors++;
+			return -EINVAL;
+		}
+		return tx_plain(p, m);
+	}
 	if (p->fd < 0)
 		return -ENODEV;
-	if (p->kind == PORT_AF_XDP)
-		return port_xdp_tx(p, m);
-	if (p->kind == PORT_TUN) {
-		if (len <= sizeof(struct rte_ether_hdr))
+	size_t strip = p->kind == PORT_TUN ? sizeof(struct rte_ether_hdr) : 0;
+	if (len <= strip)
+		return -EINVAL;
+	if (!p->vnet) {
+		/* AF_PACKET without PACKET_VNET_HDR (an old kernel): no offload either way. */
+		if (pl_offload_gso(m)) {
+			p->tx_errors++;
+			return -EMSGSIZE;
+		}
+		if (pl_offload_csum_complete(m) < 0)
 			return -EINVAL;
-		d += sizeof(struct rte_ether_hdr);
-		len -= sizeof(struct rte_ether_hdr);
-		w = write(p->fd, d, len);
-	} else if (p->kind == PORT_TAP) {
-		w = write(p->fd, d, len);
-	} else {
 		w = send(p->fd, d, len, MSG_DONTWAIT);
+	} else {
+		struct virtio_net_hdr vh;
+		pl_offload_to_vnet(m, &vh, (uint32_t)strip);
+		struct iovec iov[2] = {
+			{ .iov_base = &vh, .iov_len = sizeof(vh) },
+			{ .iov_base = (void *)(d + strip), .iov_len = len - strip },
+		};
+		if (p->kind == PORT_AF_PACKET) {
+			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+			w = sendmsg(p->fd, &mh, MSG_DONTWAIT);
+		} else {
+			w = writev(p->fd, iov, 2);
+		}
 	}
 	if (w < 0) {
 		p->tx_errors++;

@@ -3,7 +3,13 @@
  * blocks; TX by send with the qdisc bypassed), the host tap and pod tuns through their
  * file descriptors. Every frame is copied into an mbuf from the shared pool; pod tun packets
  * get an Ethernet header on RX (and lose it on TX) so the pipeline sees one frame format.
- * All fds are also in one epoll set, so the idle sleep waits on a single descriptor. */
+ * All fds are also in one epoll set, so the idle sleep waits on a single descriptor.
+ *
+ * Offloads (pl_offload.h): tuns and the tap run with IFF_VNET_HDR and TUNSETOFFLOAD (checksum,
+ * TSO4/6, USO4/6), the AF_PACKET uplink with PACKET_VNET_HDR, so the kernel hands over and
+ * takes super-packets with partial checksums; a frame larger than a 2 KB buffer is read into a
+ * 64 KB one. AF_XDP and DPDK ports take no super-packet: port_tx segments and checksums in
+ * software for them. */
 #ifndef IOWORKER_PORT_H
 #define IOWORKER_PORT_H
 
@@ -25,6 +31,14 @@ enum port_kind {
 
 struct port_xdp;
 
+/* Buffers ports receive into: the 2 KB pool, the 64 KB pool for super-packets, and one big
+ * buffer kept ready for the next read of a file-descriptor port (io-worker's, tagged so). */
+struct port_bufs {
+	struct rte_mempool *small;
+	struct rte_mempool *big;
+	struct rte_mbuf *spare;
+};
+
 struct port {
 	uint16_t index;
 	uint8_t kind; /* enum port_kind */
@@ -40,8 +54,11 @@ struct port {
 	uint8_t *next_pkt;
 	struct port_xdp *xdp; /* AF_XDP state */
 	uint16_t eth_port; /* PORT_DPDK: the ethdev the supervisor probed */
+	bool vnet; /* reads and writes carry a virtio_net_hdr (tun, tap, AF_PACKET) */
 	/* counters (process-local, summed into the shared block by the caller) */
 	uint64_t rx, tx, rx_errors, tx_errors, truncated;
+	uint64_t bad_offload; /* received with a virtio_net_hdr that does not fit the frame */
+	uint64_t segmented; /* super-packets cut into segments in software for this port */
 	uint64_t kernel_drops; /* AF_XDP: last XDP_STATISTICS rx_dropped seen */
 };
 
@@ -52,12 +69,14 @@ void port_set_dpdk_devargs(const char *devargs);
 int port_open(struct port *p, const struct pl_obj_iface *o);
 void port_close(struct port *p);
 /* Receives up to n frames into freshly allocated mbufs. Returns how many; *alloc_fail set
- * when the pool ran dry. */
-unsigned int port_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts, unsigned int n,
+ * when a pool ran dry. Frames whose offload header does not fit are freed and counted in
+ * bad_offload, oversized ones in truncated. */
+unsigned int port_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts, unsigned int n,
 	bool *alloc_fail);
-/* Transmits one frame. 0: sent, the mbuf stays with the caller; 1: sent, the device took the
+/* Transmits one frame (a super-packet as one, or as segments from b->small where the port
+ * cannot take it whole). 0: sent, the mbuf stays with the caller; 1: sent, the device took the
  * mbuf (DPDK ethdev: it frees it); -errno: not sent, the mbuf stays with the caller. */
-int port_tx(struct port *p, struct rte_mbuf *m);
+int port_tx(struct port *p, struct port_bufs *b, struct rte_mbuf *m);
 /* True when the port may have frames to receive without blocking. */
 bool port_rx_ready(const struct port *p);
 

@@ -29,6 +29,7 @@
 #include "natlb.h"
 #include "natlb_maglev.h"
 #include "pl_fib.h"
+#include "pl_offload.h"
 #include "pl_stage.h"
 
 #define TCP_FIN 0x01
@@ -49,6 +50,7 @@ struct pkt {
 	uint8_t *src, *dst; /* addresses in the IP header */
 	uint16_t *ports; /* [0] source, [1] destination; NULL for ICMP */
 	uint16_t *l4_csum; /* NULL: none to update (UDP over IPv4 without checksum) */
+	bool partial; /* *l4_csum holds a partial (pseudo-header) sum: pl_offload.h */
 };
 
 /* ---- checksums (one's complement, byte-order independent) ---- */
@@ -118,6 +120,7 @@ static bool parse(struct rte_mbuf *m, struct pkt *p)
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 	if (len < sizeof(struct rte_ether_hdr))
 		return false;
+	p->partial = pl_offload_partial(m);
 	uint16_t et = ((struct rte_ether_hdr *)d)->ether_type;
 	d += sizeof(struct rte_ether_hdr);
 	len -= sizeof(struct rte_ether_hdr);
@@ -176,7 +179,12 @@ static void rewrite(
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)p->l3;
 		ip->hdr_checksum = csum_apply(ip->hdr_checksum, da);
 	}
-	if (p->l4_csum) {
+	if (p->l4_csum && p->partial) {
+		/* A partial sum covers the pseudo-header only: the addresses change it, the ports
+		 * are summed with the data when the checksum is completed. It is kept as the sum
+		 * itself, not its complement. */
+		*p->l4_csum = (uint16_t)~csum_apply((uint16_t) ~*p->l4_csum, da);
+	} else if (p->l4_csum) {
 		uint16_t c = csum_apply(*p->l4_csum, da + dp);
 		if (c == 0 && p->proto == IPPROTO_UDP)
 			c = 0xffff;
@@ -343,6 +351,7 @@ static void tcp_reset(struct rte_mbuf *m, struct pkt *p)
 		t->recv_ack = rte_cpu_to_be_32(ack);
 		t->tcp_flags = TCP_RST | TCP_ACK;
 	}
+	pl_offload_clear(m); /* the reset is a small packet with its checksum computed here */
 	t->data_off = (sizeof(*t) / 4) << 4;
 	t->rx_win = 0;
 	t->tcp_urp = 0;

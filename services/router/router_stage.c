@@ -18,6 +18,7 @@
 #include <rte_ip.h>
 #include <rte_prefetch.h>
 
+#include "pl_offload.h"
 #include "router.h"
 
 #define PREFETCH_AHEAD 4
@@ -111,7 +112,8 @@ static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, 
 		icmp_back(r, m, false, ICMP4_TIME_EXCEEDED, 0, 0, PL_DROP_TTL_EXCEEDED, counters);
 		return;
 	}
-	if (a->mtu && total > a->mtu) {
+	/* A super-packet leaves as segments: their size is what the MTU bounds. */
+	if (a->mtu && (pl_offload_gso(m) ? pl_offload_seg_l3_len(m) : total) > a->mtu) {
 		if (ip->fragment_offset & RTE_BE16(RTE_IPV4_HDR_DF_FLAG))
 			icmp_back(r, m, false, ICMP4_UNREACH, ICMP4_UNREACH_FRAG, a->mtu,
 				PL_DROP_TOO_BIG, counters);
@@ -206,7 +208,7 @@ static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, 
 		icmp_back(r, m, true, ICMP6_TIME_EXCEEDED, 0, 0, PL_DROP_TTL_EXCEEDED, counters);
 		return;
 	}
-	if (a->mtu && total > a->mtu) {
+	if (a->mtu && (pl_offload_gso(m) ? pl_offload_seg_l3_len(m) : total) > a->mtu) {
 		icmp_back(r, m, true, ICMP6_TOO_BIG, 0, a->mtu, PL_DROP_TOO_BIG, counters);
 		return;
 	}

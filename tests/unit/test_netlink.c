@@ -905,11 +905,11 @@ static void pod_tun(void *arg)
 		-EEXIST);
 	ns_id(now, sizeof(now));
 	CHECK(!strcmp(here, now));
-	fd = pl_nl_pod_tun_open(path, "eth0");
+	fd = pl_nl_pod_tun_open(path, "eth0", 0);
 	CHECK(fd >= 0);
 	ns_id(now, sizeof(now));
 	CHECK(!strcmp(here, now));
-	CHECK_RC(pl_nl_pod_tun_open(path, "eth1"), -ENODEV);
+	CHECK_RC(pl_nl_pod_tun_open(path, "eth1", 0), -ENODEV);
 
 	/* Look from inside the pod. */
 	CHECK(setns(ns_pod, CLONE_NEWNET) == 0);
@@ -988,7 +988,7 @@ static void pod_tun(void *arg)
 
 	CHECK_RC(pl_nl_pod_tun_delete(path, "eth0"), 0);
 	CHECK_RC(pl_nl_pod_tun_delete(path, "eth0"), -ENODEV);
-	CHECK_RC(pl_nl_pod_tun_open(path, "eth0"), -ENODEV);
+	CHECK_RC(pl_nl_pod_tun_open(path, "eth0", 0), -ENODEV);
 	ns_id(now, sizeof(now));
 	CHECK(!strcmp(here, now));
 	close(ns_pod);
