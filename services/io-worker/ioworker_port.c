@@ -233,6 +233,14 @@ static void fix_l4_csum(struct rte_mbuf *m)
 	}
 }
 
+/* A frame that is not a super-packet is at most the port's MTU plus the Ethernet header (and a
+ * VLAN tag): what a NIC would let through. Larger ones are counted as oversize. */
+static bool frame_fits(const struct port *p, const struct rte_mbuf *m)
+{
+	uint32_t mtu = p->obj.mtu ? p->obj.mtu : 1500;
+	return pl_offload_gso(m) || m->data_len <= mtu + sizeof(struct rte_ether_hdr) + 4;
+}
+
 /* A fresh buffer for a frame of len bytes: a 2 KB one, or a 64 KB one for a super-packet. */
 static struct rte_mbuf *buf_for(struct port_bufs *b, uint32_t len)
 {
@@ -276,6 +284,10 @@ static unsigned int afp_rx(struct port *p, struct port_bufs *b, struct rte_mbuf 
 						sizeof(vh));
 					if (pl_offload_from_vnet(m, &vh, 0) < 0) {
 						p->bad_offload++;
+						rte_pktmbuf_free(m);
+						m = NULL;
+					} else if (!frame_fits(p, m)) {
+						p->truncated++;
 						rte_pktmbuf_free(m);
 						m = NULL;
 					}
@@ -359,6 +371,11 @@ static unsigned int fd_rx(struct port *p, struct port_bufs *b, struct rte_mbuf *
 		}
 		if (pl_offload_from_vnet(m, &vh, pre) < 0) {
 			p->bad_offload++;
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		if (!frame_fits(p, m)) {
+			p->truncated++;
 			rte_pktmbuf_free(m);
 			continue;
 		}

@@ -55,9 +55,16 @@ ${1:-}"
 
 node_lab_up() { # [MTU]
 	lab_up --nodes "${LAB_NODES:-1}" --mtu "${1:-1500}" >/dev/null || fail "lab up"
-	# The gateway's kernel would hand AF_PACKET unsegmented 64 KB TCP segments over veth.
-	in_gw ethtool -K "$(lab_gw_if 1)" tso off gso off tx off >/dev/null 2>&1 || true
+	# With af_packet the gateway keeps the offloads a veth has (TSO/GSO/checksum on): io-worker
+	# takes and sends super-packets over the uplink (PACKET_VNET_HDR). AF_XDP in copy mode and
+	# the DPDK tap vdev take MTU-sized frames only, as a NIC without LRO would deliver them.
+	if [ "$DRIVER" != af_packet ]; then
+		in_gw ethtool -K "$(lab_gw_if 1)" tso off gso off tx off >/dev/null 2>&1 || true
+	fi
 }
+
+# io-worker's counter NAME.
+iow_counter() { ctl -s io-worker -j counters/show | jq -e ".$1"; }
 
 # The uplink's Linux config as one normalised JSON document: link (name, MAC, MTU, flags),
 # addresses (no kernel-made link-local ones) and routes through it in every table.

@@ -40,12 +40,42 @@ check "gateway -> host (ICMP v4)" ping4 "$GW" "$(lab_uplink_v4 1)"
 check "gateway -> host (ICMP v6)" ping6 "$GW" "$(lab_uplink_v6 1)"
 check "host -> pod1 (ICMP v4)" ping4 "$NODE" "$(lab_pod_v4 1 1)"
 
-log "TCP pod1 -> pod2 v4: $(xfer "$P1" "$P2" "$(lab_pod_v4 1 2)" "$BYTES") bytes verified"
-log "TCP pod2 -> pod1 v6: $(xfer "$P2" "$P1" "$(lab_pod_v6 1 1)" "$BYTES") bytes verified"
-log "TCP pod1 -> outside v4: $(xfer "$P1" "$GW" "$(lab_outside_v4)" "$BYTES") bytes verified"
-log "TCP outside -> pod2 v6: $(xfer "$GW" "$P2" "$(lab_pod_v6 1 2)" "$BYTES") bytes verified"
-log "TCP gateway -> host v4: $(xfer "$GW" "$NODE" "$(lab_uplink_v4 1)" 10485760) bytes verified"
-log "TCP host -> outside v6: $(xfer "$NODE" "$GW" "$(lab_outside_v6)" 10485760) bytes verified"
+# Every transfer is checked for content and, through io-worker's counters, for how it crossed:
+# super-packets in from the pods' tuns and the host tap, out whole to tuns, the tap and an
+# af_packet uplink, segmented in software for af_xdp and dpdk; none refused as malformed.
+declare -A C0
+snap() { local c; for c in rx_super_packets tx_super_packets tx_segmented rx_bad_offload; do C0[$c]=$(iow_counter $c); done; }
+grew() { # COUNTER WHAT: the counter rose since snap
+	local now
+	now=$(iow_counter "$1")
+	[ "$now" -gt "${C0[$1]}" ] || fail "$2: $1 stayed at $now"
+	log "  $1 +$((now - C0[$1]))"
+}
+xfer_checked() { # WHAT FROM TO ADDR BYTES OUT (OUT: super|segmented: how the uplink sends)
+	snap
+	log "TCP $1: $(xfer "$2" "$3" "$4" "$5") bytes verified"
+	grew rx_super_packets "$1"
+	case $6 in
+	super) grew tx_super_packets "$1" ;;
+	segmented) grew tx_segmented "$1" ;;
+	esac
+	[ "$(iow_counter rx_bad_offload)" -eq "${C0[rx_bad_offload]}" ] || fail "$1: frames refused as malformed offload"
+}
+up_out=super
+[ "$DRIVER" = af_packet ] || up_out=segmented
+xfer_checked "pod1 -> pod2 v4" "$P1" "$P2" "$(lab_pod_v4 1 2)" "$BYTES" super
+xfer_checked "pod2 -> pod1 v6" "$P2" "$P1" "$(lab_pod_v6 1 1)" "$BYTES" super
+xfer_checked "pod1 -> outside v4" "$P1" "$GW" "$(lab_outside_v4)" "$BYTES" $up_out
+if [ "$DRIVER" = af_packet ]; then
+	# The gateway sends super-packets too: in over the uplink, out whole to the pod.
+	xfer_checked "outside -> pod2 v6" "$GW" "$P2" "$(lab_pod_v6 1 2)" "$BYTES" super
+	xfer_checked "gateway -> host v4" "$GW" "$NODE" "$(lab_uplink_v4 1)" 10485760 super
+else
+	log "TCP outside -> pod2 v6: $(xfer "$GW" "$P2" "$(lab_pod_v6 1 2)" "$BYTES") bytes verified"
+	log "TCP gateway -> host v4: $(xfer "$GW" "$NODE" "$(lab_uplink_v4 1)" 10485760) bytes verified"
+fi
+xfer_checked "host -> outside v6" "$NODE" "$GW" "$(lab_outside_v6)" 10485760 $up_out
+xfer_checked "host -> outside v4" "$NODE" "$GW" "$(lab_outside_v4)" 10485760 $up_out
 
 dpdk_unwire
 kill -TERM "$SUP_PID"

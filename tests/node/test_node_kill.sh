@@ -5,7 +5,8 @@
 # restarted; pod tuns and the host tap are persistent devices).
 . "$(dirname "$0")/node_lib.sh"
 
-BYTES=${PODLANE_XFER_BYTES:-104857600}
+# Long enough that the kill lands mid-stream: with super-packets 100 MB pass in a fraction of a second.
+BYTES=${PODLANE_XFER_BYTES:-419430400}
 node_lab_up
 node_config
 start_node_podlane
@@ -22,7 +23,7 @@ kill_during() { # SERVICE FROM TO ADDR
 	local job=$!
 	local rx0
 	rx0=$(counter io-worker rx_packets)
-	moving() { [ "$(counter io-worker rx_packets)" -gt $((rx0 + 5000)) ]; }
+	moving() { [ "$(counter io-worker rx_packets)" -gt $((rx0 + 300)) ]; }
 	wait_for 30 "transfer under way" moving || fail "transfer did not start"
 	local pid
 	pid=$(svc_field "$svc" pid)
