@@ -167,8 +167,8 @@ run_pipeline() { # RUN
 		 work: {nat_forward: d("nat-lb"; "nat_forward"), sessions_created: d("nat-lb"; "sessions_created"),
 			flows_allowed: d("policy"; "flows_allowed"), flows_denied: d("policy"; "flows_denied"),
 			routed: d("router"; "routed"), tx: d("io-worker"; "tx_packets")},
-		 drops: ([$a["io-worker"] | to_entries[] | select(.key | startswith("drop_")) | .key] |
-			map(. as $k | d("io-worker"; $k)) | add),
+		 other_drops: ([$a["io-worker"] | to_entries[] | select(.key | startswith("drop_")) | .key] |
+			map(. as $k | {($k): d("io-worker"; $k)} | select(.[] > 0)) | add // {}),
 		 cycles_per_packet: {"io-worker": cpp("io-worker"), "nat-lb": cpp("nat-lb"),
 			policy: cpp("policy"), router: cpp("router"),
 			total: ((cpp("io-worker") + cpp("nat-lb") + cpp("policy") + cpp("router")) * 10 | round / 10),
@@ -178,11 +178,13 @@ run_pipeline() { # RUN
 }
 
 # check LINE: the work of a run happened (every packet DNATed, routed and sent to the sink, one
-# session created and evaluated per flow, nothing denied or dropped).
+# session created and evaluated per flow, nothing denied). The pipeline's other_drops are packets
+# that are not synthetic (the pods' kernels' own, e.g. IPv6 neighbour discovery on their tuns):
+# every synthetic packet came back (synth sunk) and was transmitted.
 check() {
 	jq -e --argjson n "$N" --argjson f "$FLOWS" '.work.nat_forward == $n and
 		.work.sessions_created == $f and .work.flows_allowed == $f and .work.flows_denied == 0 and
-		.work.routed == $n and .work.tx == $n and (.drops // 0) == 0' <<<"$1" >/dev/null ||
+		.work.routed == $n and .work.tx == $n' <<<"$1" >/dev/null ||
 		fail "run did not do the work: $1"
 }
 
