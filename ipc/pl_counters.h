@@ -119,6 +119,10 @@ enum pl_drop_reason {
 	X(POL_TABLE_REBUILDS, "table_rebuilds", "Policy tables compiled and switched to")          \
 	X(POL_TABLE_ERRORS, "table_errors", "Policy compiles refused (over a limit); old kept")
 
+/* router's own, after the stage counters. */
+#define PL_ROUTER_COUNTERS(X) \
+	X(ROUTED, "routed", "Packets given an adjacency by a FIB lookup (forwarded or ICMP errors)")
+
 #define PL_SUPERVISOR_COUNTERS(X)                                                                  \
 	X(CHILD_EXITS, "child_exits", "Service processes that exited")                             \
 	X(RESTARTS, "restarts", "Service restarts")                                                \
@@ -155,6 +159,12 @@ enum pl_natlb_counter {
 enum pl_policy_counter {
 	PL_POLICY_FIRST_ = PL_STAGE_MAX - 1,
 	PL_POLICY_COUNTERS(PL_X) PL_POLICY_MAX
+};
+#undef PL_X
+#define PL_X(sym, name, help) PL_ROUTER_##sym,
+enum pl_router_counter {
+	PL_ROUTER_FIRST_ = PL_STAGE_MAX - 1,
+	PL_ROUTER_COUNTERS(PL_X) PL_ROUTER_MAX
 };
 #undef PL_X
 #define PL_X(sym, name, help) PL_SUP_##sym,

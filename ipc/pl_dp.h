@@ -79,6 +79,10 @@ struct pl_pkt_meta {
 
 #define PL_META_F_TRACE 0x01
 #define PL_META_F_REPLY 0x02 /* nat-lb: the packet is in its session's reply direction */
+/* Synthetic port (synth/start route=1): router routes the packet like any other (FIB lookup,
+ * adjacency); without it a synthetic packet is only checked and TTL-decremented. Either way
+ * io-worker's synthetic sink counts and frees it: synthetic traffic never leaves the node. */
+#define PL_META_F_SYNTH_ROUTE 0x04
 
 /* io-worker's synthetic port settings. io-worker is the only writer; they live in shared
  * memory so that a restarted io-worker resumes the traffic it was generating. */
@@ -92,6 +96,13 @@ struct pl_synth_state {
 	uint32_t bad_csum_every; /* every Nth packet (not already TTL 1) has a bad checksum */
 	uint32_t flows; /* distinct UDP source ports */
 	uint32_t frame_size; /* bytes, without FCS */
+	uint32_t dst_ip; /* destination address, host order (0: 198.19.0.1) */
+	uint16_t dst_port; /* destination UDP port (0: 9) */
+	uint8_t route; /* 1: frames carry PL_META_F_SYNTH_ROUTE */
+	uint8_t pad_;
+	uint64_t sunk; /* synthetic packets back at io-worker (sent to the sink or dropped) */
+	uint64_t first_tsc; /* io-worker's TSC when it began generating (before the first alloc) */
+	uint64_t last_sink_tsc; /* io-worker's TSC after the last synthetic packet was freed */
 };
 
 /* The control memzone, written by the supervisor before any secondary starts. */

@@ -33,12 +33,12 @@ static const char *const state_names[PL_STATE_MAX] = {
 };
 
 #define PL_X(sym, name, help) { name, help },
-static const struct pl_counter_desc stage_descs[] = { PL_COMMON_COUNTERS(PL_X)
-		PL_STAGE_COUNTERS(PL_X) };
 static const struct pl_counter_desc natlb_descs[] = { PL_COMMON_COUNTERS(PL_X)
 		PL_STAGE_COUNTERS(PL_X) PL_NATLB_COUNTERS(PL_X) };
 static const struct pl_counter_desc policy_descs[] = { PL_COMMON_COUNTERS(PL_X)
 		PL_STAGE_COUNTERS(PL_X) PL_POLICY_COUNTERS(PL_X) };
+static const struct pl_counter_desc router_descs[] = { PL_COMMON_COUNTERS(PL_X)
+		PL_STAGE_COUNTERS(PL_X) PL_ROUTER_COUNTERS(PL_X) };
 static const struct pl_counter_desc iow_descs[] = { PL_COMMON_COUNTERS(PL_X)
 		PL_IOWORKER_COUNTERS(PL_X) };
 static const struct pl_counter_desc sup_descs[] = { PL_COMMON_COUNTERS(PL_X)
@@ -47,9 +47,9 @@ static const struct pl_counter_desc ctl_descs[] = { PL_COMMON_COUNTERS(PL_X)
 		PL_CONTROL_COUNTERS(PL_X) };
 #undef PL_X
 
-_Static_assert(PL_STAGE_MAX <= PL_STATS_MAX_COUNTERS, "stage counters overflow a block");
 _Static_assert(PL_NATLB_MAX <= PL_STATS_MAX_COUNTERS, "nat-lb counters overflow a block");
 _Static_assert(PL_POLICY_MAX <= PL_STATS_MAX_COUNTERS, "policy counters overflow a block");
+_Static_assert(PL_ROUTER_MAX <= PL_STATS_MAX_COUNTERS, "router counters overflow a block");
 _Static_assert(PL_IOW_MAX <= PL_STATS_MAX_COUNTERS, "io-worker counters overflow a block");
 _Static_assert(PL_SUP_MAX <= PL_STATS_MAX_COUNTERS, "supervisor counters overflow a block");
 _Static_assert(PL_IOW_DROP_RECLAIMED - PL_IOW_DROP_NONE == PL_DROP_RECLAIMED,
@@ -91,8 +91,8 @@ const struct pl_counter_desc *pl_counter_descs(enum pl_svc_id id, unsigned int *
 		*n = PL_DIM(policy_descs);
 		return policy_descs;
 	case PL_SVC_ROUTER:
-		*n = PL_DIM(stage_descs);
-		return stage_descs;
+		*n = PL_DIM(router_descs);
+		return router_descs;
 	default:
 		*n = PL_DIM(ctl_descs);
 		return ctl_descs;

@@ -452,7 +452,8 @@ void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms)
 {
 	uint16_t tx_if = pl_meta(m)->tx_if;
 	struct port *p = tx_if < PL_IF_MAX ? w->ports[tx_if] : NULL;
-	if (tx_if == PL_IF_SYNTH) {
+	/* The synthetic port's sink; also for its packets router routed (synth route=1). */
+	if (tx_if == PL_IF_SYNTH || pl_meta(m)->rx_if == PL_IF_SYNTH) {
 		w->local[PL_IOW_TX_PACKETS]++;
 		rte_pktmbuf_free(m);
 		return;

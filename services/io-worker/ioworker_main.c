@@ -41,8 +41,10 @@ static unsigned int sink(struct ioworker *w, unsigned int burst)
 	struct rte_mbuf *pkts[IOW_MAX_BURST];
 	unsigned int n =
 		pl_ring_take(w->dp.rings[PL_RING_ROUTER_TO_IO], pkts, burst, PL_SVC_IO_WORKER);
+	unsigned int synth = 0;
 	for (unsigned int i = 0; i < n; i++) {
 		const struct pl_pkt_meta *meta = pl_meta(pkts[i]);
+		synth += meta->rx_if == PL_IF_SYNTH;
 		if (meta->verdict == PL_VERDICT_PASS) {
 			ioworker_l2_output(w, pkts[i], now_ms_cached);
 			continue;
@@ -51,6 +53,8 @@ static unsigned int sink(struct ioworker *w, unsigned int burst)
 			meta->drop_reason < PL_DROP_MAX ? meta->drop_reason : PL_DROP_NONE)]++;
 		rte_pktmbuf_free(pkts[i]);
 	}
+	if (synth)
+		ioworker_synth_sunk(&w->synth, synth, rte_rdtsc());
 	return n;
 }
 
@@ -84,6 +88,8 @@ static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_
 	}
 	for (unsigned int i = 0; i < n; i++)
 		pl_meta(pkts[i])->owner = PL_SVC_IO_WORKER;
+	if (w->synth.st->generated == 0)
+		w->synth.st->first_tsc = now_tsc;
 	ioworker_synth_fill(&w->synth, pkts, n, w->synth.st->generated);
 	w->synth.st->generated += n;
 	if (w->synth.st->count && w->synth.st->generated >= w->synth.st->count) {

@@ -2,6 +2,7 @@
 /* Synthetic port: frame generation, rate control and the synth/ admin commands. */
 #include "ioworker_synth.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <rte_ip.h>
 #include <rte_udp.h>
 
+#include "pl_fib.h"
 #include "pl_log.h"
 
 #define DEFAULT_FRAME_SIZE 64
@@ -75,6 +77,9 @@ void ioworker_synth_fill(
 	uint32_t size = st->frame_size;
 	uint16_t l3 = (uint16_t)(size - sizeof(struct rte_ether_hdr));
 	uint16_t l4 = (uint16_t)(l3 - sizeof(struct rte_ipv4_hdr));
+	rte_be32_t dst = rte_cpu_to_be_32(st->dst_ip ? st->dst_ip : SYNTH_DST_IP);
+	rte_be16_t dport = rte_cpu_to_be_16(st->dst_port ? st->dst_port : SYNTH_DST_PORT);
+	uint8_t flags = st->route ? PL_META_F_SYNTH_ROUTE : 0;
 	for (unsigned int i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		uint64_t seq = seq0 + i + 1;
@@ -94,10 +99,10 @@ void ioworker_synth_fill(
 		ip->time_to_live = 64;
 		ip->next_proto_id = IPPROTO_UDP;
 		ip->src_addr = rte_cpu_to_be_32(SYNTH_SRC_IP);
-		ip->dst_addr = rte_cpu_to_be_32(SYNTH_DST_IP);
+		ip->dst_addr = dst;
 		udp->src_port = rte_cpu_to_be_16(
 			(uint16_t)(SYNTH_BASE_PORT + seq % (st->flows ? st->flows : 1)));
-		udp->dst_port = rte_cpu_to_be_16(SYNTH_DST_PORT);
+		udp->dst_port = dport;
 		udp->dgram_len = rte_cpu_to_be_16(l4);
 		bool ttl1 = st->ttl1_every && seq % st->ttl1_every == 0;
 		bool bad = !ttl1 && st->bad_csum_every && seq % st->bad_csum_every == 0;
@@ -109,12 +114,18 @@ void ioworker_synth_fill(
 		struct pl_pkt_meta *meta = pl_meta(m);
 		meta->verdict = PL_VERDICT_PASS;
 		meta->drop_reason = PL_DROP_NONE;
-		meta->flags = 0;
-		meta->rx_if = 0;
+		meta->flags = flags;
+		meta->rx_if = PL_IF_SYNTH;
 		meta->tx_if = 0;
 		meta->nh_index = 0;
 		meta->session_id = 0;
 	}
+}
+
+void ioworker_synth_sunk(struct ioworker_synth *g, unsigned int n, uint64_t now_tsc)
+{
+	g->st->sunk += n;
+	g->st->last_sink_tsc = now_tsc;
 }
 
 static int parse_u64(const char *v, uint64_t max, uint64_t *out)
@@ -142,13 +153,10 @@ static int cmd_start(struct pl_admin_reply *r, int argc, const char *const *argv
 		const char *key;
 		uint64_t max;
 	} keys[] = {
-		{ "count", UINT64_MAX / 2 },
-		{ "pps", 1000000000 },
-		{ "backpressure", 1 },
-		{ "ttl1_every", UINT32_MAX },
-		{ "bad_csum_every", UINT32_MAX },
-		{ "flows", 65535 },
-		{ "frame_size", 1500 },
+		{ "count", UINT64_MAX / 2 }, { "pps", 1000000000 }, { "backpressure", 1 },
+		{ "ttl1_every", UINT32_MAX }, { "bad_csum_every", UINT32_MAX }, { "flows", 65535 },
+		{ "frame_size", 1500 }, { "dport", 65535 }, { "route", 1 },
+		{ "dst", 0 }, /* an IPv4 address */
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
@@ -163,8 +171,16 @@ static int cmd_start(struct pl_admin_reply *r, int argc, const char *const *argv
 		if (k == sizeof(keys) / sizeof(keys[0]))
 			return pl_admin_error(r, EINVAL,
 				"unknown key in '%s' (count, pps, backpressure, ttl1_every, "
-				"bad_csum_every, flows, frame_size)",
+				"bad_csum_every, flows, frame_size, dport, route, dst)",
 				argv[i]);
+		if (k == 9) {
+			struct in_addr a;
+			if (inet_pton(AF_INET, eq + 1, &a) != 1 || a.s_addr == 0)
+				return pl_admin_error(
+					r, EINVAL, "'%s': not an IPv4 address", argv[i]);
+			st.dst_ip = rte_be_to_cpu_32(a.s_addr);
+			continue;
+		}
 		if (parse_u64(eq + 1, keys[k].max, &v) < 0)
 			return pl_admin_error(
 				r, EINVAL, "'%s': value must be 0..%" PRIu64, argv[i], keys[k].max);
@@ -186,6 +202,12 @@ static int cmd_start(struct pl_admin_reply *r, int argc, const char *const *argv
 			break;
 		case 5:
 			st.flows = (uint32_t)v;
+			break;
+		case 7:
+			st.dst_port = (uint16_t)v;
+			break;
+		case 8:
+			st.route = (uint8_t)v;
 			break;
 		default:
 			st.frame_size = (uint32_t)v;
@@ -236,6 +258,16 @@ static int cmd_show(struct pl_admin_reply *r, int argc, const char *const *argv,
 	json_object_object_add(o, "bad_csum_every", json_object_new_uint64(st->bad_csum_every));
 	json_object_object_add(o, "flows", json_object_new_uint64(st->flows));
 	json_object_object_add(o, "frame_size", json_object_new_uint64(st->frame_size));
+	struct in_addr a = { .s_addr = rte_cpu_to_be_32(st->dst_ip ? st->dst_ip : SYNTH_DST_IP) };
+	char dst[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &a, dst, sizeof(dst));
+	json_object_object_add(o, "dst", json_object_new_string(dst));
+	json_object_object_add(
+		o, "dport", json_object_new_uint64(st->dst_port ? st->dst_port : SYNTH_DST_PORT));
+	json_object_object_add(o, "route", json_object_new_boolean(st->route));
+	json_object_object_add(o, "sunk", json_object_new_uint64(st->sunk));
+	json_object_object_add(o, "first_tsc", json_object_new_uint64(st->first_tsc));
+	json_object_object_add(o, "last_sink_tsc", json_object_new_uint64(st->last_sink_tsc));
 	pl_admin_set_json(r, o);
 	return 0;
 }
@@ -244,7 +276,7 @@ int ioworker_synth_register(struct ioworker_synth *g, struct pl_admin *admin)
 {
 	int rc = pl_admin_register(admin, "synth/start",
 		"[count=N] [pps=R] [backpressure=0|1] [ttl1_every=K] [bad_csum_every=K] [flows=F] "
-		"[frame_size=B]",
+		"[frame_size=B] [dst=IPV4] [dport=P] [route=0|1]",
 		"Start the synthetic source", cmd_start, g);
 	if (rc == 0)
 		rc = pl_admin_register(

@@ -12,6 +12,7 @@ int main(int argc, char **argv)
 		.out = PL_RING_ROUTER_TO_IO,
 		.fn = router_stage,
 		.ctx = &r,
+		.n_counters = PL_ROUTER_MAX,
 		.init = router_ctl_init,
 		.fini = router_ctl_fini,
 		.housekeeping = router_ctl_housekeeping,

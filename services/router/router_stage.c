@@ -6,7 +6,8 @@
  * are the host's own and keep theirs. Expired TTL, no route and too big for the egress MTU
  * (with DF; IPv6 always) turn the packet into the ICMP error that reports it, sent back the
  * way it came, rate-limited (router.icmp_rate); otherwise it is marked dropped. Packets of the
- * synthetic port (tests, benchmarks) are only checked and TTL-decremented, not routed. */
+ * synthetic port (tests, benchmarks) are only checked and TTL-decremented, not routed, unless
+ * they carry PL_META_F_SYNTH_ROUTE (synth/start route=1): then they are routed as any other. */
 #include "router_stage.h"
 
 #include <netinet/in.h>
@@ -40,14 +41,21 @@ static void ttl_dec4(struct rte_ipv4_hdr *ip)
 	ip->hdr_checksum = rte_cpu_to_be_16((uint16_t)sum);
 }
 
+/* Synthetic packets are routed only when they ask for it. */
+static inline bool not_routed(const struct pl_pkt_meta *meta)
+{
+	return meta->rx_if == PL_IF_SYNTH && !(meta->flags & PL_META_F_SYNTH_ROUTE);
+}
+
 /* Points the packet at adjacency idx. false if there is none. */
-static bool use_adj(struct router *r, struct rte_mbuf *m, uint32_t idx)
+static bool use_adj(struct router *r, struct rte_mbuf *m, uint32_t idx, uint64_t *counters)
 {
 	const struct pl_adj *a = router_fib_adj(&r->fib, idx);
 	if (!a || a->kind == PL_ADJ_DROP)
 		return false;
 	pl_meta(m)->tx_if = a->tx_if;
 	pl_meta(m)->nh_index = idx;
+	counters[PL_ROUTER_ROUTED]++;
 	return true;
 }
 
@@ -69,7 +77,7 @@ static void icmp_back(struct router *r, struct rte_mbuf *m, bool v6, uint8_t typ
 		else
 			rc = router_fib_lookup4(
 				&r->fib, ((struct rte_ipv4_hdr *)(eth + 1))->dst_addr, &idx);
-		if (rc == 0 && use_adj(r, m, idx))
+		if (rc == 0 && use_adj(r, m, idx, counters))
 			return;
 	}
 	pl_stage_drop(m, reason, counters);
@@ -93,7 +101,7 @@ static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, 
 	/* Ethernet padding of short frames is not part of the packet. */
 	if (total < l3_len)
 		rte_pktmbuf_trim(m, (uint16_t)(l3_len - total));
-	if (meta->rx_if == PL_IF_SYNTH || !r) {
+	if (!r || not_routed(meta)) {
 		if (ip->time_to_live <= 1)
 			pl_stage_drop(m, PL_DROP_TTL_EXCEEDED, counters);
 		else
@@ -123,7 +131,7 @@ static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, 
 	}
 	if (forward)
 		ttl_dec4(ip);
-	if (!use_adj(r, m, idx))
+	if (!use_adj(r, m, idx, counters))
 		pl_stage_drop(m, PL_DROP_BLACKHOLE, counters);
 }
 
@@ -184,7 +192,7 @@ static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, 
 	}
 	if (total < l3_len)
 		rte_pktmbuf_trim(m, (uint16_t)(l3_len - total));
-	if (meta->rx_if == PL_IF_SYNTH || !r) {
+	if (!r || not_routed(meta)) {
 		if (ip->hop_limits <= 1)
 			pl_stage_drop(m, PL_DROP_TTL_EXCEEDED, counters);
 		else
@@ -214,7 +222,7 @@ static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, 
 	}
 	if (forward)
 		ip->hop_limits--;
-	if (!use_adj(r, m, idx))
+	if (!use_adj(r, m, idx, counters))
 		pl_stage_drop(m, PL_DROP_BLACKHOLE, counters);
 }
 
