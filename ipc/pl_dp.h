@@ -33,7 +33,7 @@
 #define PL_DP_MZ_NAME "pl_dp"
 #define PL_DP_META_NAME "podlane_pkt_meta"
 #define PL_DP_MAGIC 0x706c6470U /* "pldp" */
-#define PL_DP_VERSION 2
+#define PL_DP_VERSION 3
 #define PL_DP_MBUF_DATA_SIZE RTE_MBUF_DEFAULT_BUF_SIZE
 /* Big buffers: the largest an mbuf's 16-bit buf_len allows. With the headroom that leaves
  * 65,407 bytes of frame, which holds any super-packet a Linux TCP stack builds (its GSO size
