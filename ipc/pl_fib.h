@@ -102,4 +102,34 @@ struct pl_route_table {
 	struct pl_route route[PL_ROUTES_SLOTS];
 };
 
+/* The route cache (memzone "pl_rt_cache"): router's routing decision per conntrack session and
+ * direction, for io-worker's fast path (ioworker_fast.c). router is its only writer: each packet
+ * it routes that carries a session records the route it took, stamped with the adjacency
+ * table's generation; io-worker uses an entry only while the generation is unchanged (any route
+ * change bumps it) and the packet's destination, after NAT, and its coming from the host tap or
+ * not are the ones recorded (a route is a function of those alone). Entries are seqlocked (seq
+ * odd while router writes one); a reader copies and re-checks. */
+#define PL_RTC_MZ_NAME "pl_rt_cache"
+#define PL_RTC_MAGIC 0x706c7263U /* "plrc" */
+#define PL_RTC_VERSION 1
+
+struct pl_rtc_entry {
+	uint32_t seq;
+	uint8_t family; /* 0: empty */
+	uint8_t from_host; /* the packet came from the host tap (no TTL change) */
+	uint16_t tx_if;
+	uint32_t nh_index; /* adjacency */
+	uint32_t pad_;
+	uint64_t generation; /* pl_adj_table.generation it was decided under */
+	uint8_t dst[16];
+};
+
+struct pl_rtc {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t n_entries; /* 2 per session slot: [2 * index + direction] */
+	uint32_t pad_;
+	struct pl_rtc_entry e[];
+};
+
 #endif

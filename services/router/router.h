@@ -17,6 +17,7 @@ struct router {
 	struct pl_service *s;
 	struct router_fib fib;
 	bool fib_open;
+	struct pl_rtc *rtc; /* route cache for io-worker's fast path; NULL: not kept */
 	struct pl_bus_consumer *sup_bus;
 	struct pl_bus_consumer *cni_bus;
 	struct pl_obj_iface *ifaces; /* [PL_IF_MAX], role 0 = none */

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_memzone.h>
 
 #include "pl_log.h"
 
@@ -173,6 +175,32 @@ static int cmd_fib(struct pl_admin_reply *reply, int argc, const char *const *ar
 	return 0;
 }
 
+/* The route cache io-worker's fast path reads (pl_fib.h): found again after a restart, or made
+ * with two entries per conntrack session. Without it router routes as before. */
+static void route_cache_open(struct router *r, uint32_t sessions)
+{
+	bool created;
+	size_t n = (size_t)sessions * 2;
+	size_t size = sizeof(struct pl_rtc) + n * sizeof(struct pl_rtc_entry);
+	const struct rte_memzone *mz = pl_dp_memzone_get(PL_RTC_MZ_NAME, size, &created);
+	if (!mz) {
+		PL_WARN("ctl", "no route cache (%s): io-worker's fast path stays off",
+			rte_strerror(rte_errno));
+		return;
+	}
+	struct pl_rtc *c = mz->addr;
+	if (created) {
+		memset(c, 0, size);
+		c->version = PL_RTC_VERSION;
+		c->n_entries = (uint32_t)n;
+		__atomic_store_n(&c->magic, PL_RTC_MAGIC, __ATOMIC_RELEASE);
+	} else if (c->magic != PL_RTC_MAGIC || c->version != PL_RTC_VERSION) {
+		PL_WARN("ctl", "route cache of another layout: io-worker's fast path stays off");
+		return;
+	}
+	r->rtc = c;
+}
+
 int router_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp)
 {
 	struct router *r = ctx;
@@ -187,6 +215,7 @@ int router_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp)
 	if (rc < 0)
 		return rc;
 	r->fib_open = true;
+	route_cache_open(r, cfg->services.max_sessions);
 	router_icmp_rl_init(&r->icmp_rl, cfg->router.icmp_rate, rte_get_tsc_hz());
 	r->sup_bus = pl_bus_consumer_new(s->zctx, cfg->run_dir, "supervisor", &lim, apply, r);
 	r->cni_bus = pl_bus_consumer_new(s->zctx, cfg->run_dir, "cni-server", &lim, apply, r);

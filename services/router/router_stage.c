@@ -11,6 +11,7 @@
 #include "router_stage.h"
 
 #include <netinet/in.h>
+#include <string.h>
 
 #include <rte_byteorder.h>
 #include <rte_cycles.h>
@@ -57,6 +58,33 @@ static bool use_adj(struct router *r, struct rte_mbuf *m, uint32_t idx, uint64_t
 	pl_meta(m)->nh_index = idx;
 	counters[PL_ROUTER_ROUTED]++;
 	return true;
+}
+
+/* Records the route a session's packet took, for io-worker's fast path (pl_fib.h). Written only
+ * when it changed, so an established flow costs one compare. */
+static void remember(struct router *r, const struct rte_mbuf *m, uint8_t family, const void *dst)
+{
+	const struct pl_pkt_meta *meta = pl_meta((struct rte_mbuf *)(uintptr_t)m);
+	uint64_t slot = (uint64_t)(meta->session_id - 1) * 2 + ((meta->flags & PL_META_F_REPLY) != 0);
+	if (!r->rtc || meta->session_id == 0 || slot >= r->rtc->n_entries)
+		return;
+	struct pl_rtc_entry *e = &r->rtc->e[slot];
+	uint64_t gen = r->fib.adj->generation;
+	uint8_t from_host = meta->rx_if == PL_IF_HOST;
+	size_t alen = family == AF_INET ? 4 : 16;
+	if (e->family == family && e->generation == gen && e->nh_index == meta->nh_index &&
+		e->from_host == from_host && memcmp(e->dst, dst, alen) == 0)
+		return;
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	e->family = family;
+	e->from_host = from_host;
+	e->tx_if = meta->tx_if;
+	e->nh_index = meta->nh_index;
+	e->generation = gen;
+	memset(e->dst, 0, sizeof(e->dst));
+	memcpy(e->dst, dst, alen);
+	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
 }
 
 /* Turns m into an ICMP error about itself and routes it back to its source. */
@@ -133,6 +161,8 @@ static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, 
 		ttl_dec4(ip);
 	if (!use_adj(r, m, idx, counters))
 		pl_stage_drop(m, PL_DROP_BLACKHOLE, counters);
+	else
+		remember(r, m, AF_INET, &ip->dst_addr);
 }
 
 #define IPV6_MAX_EXT_HEADERS 8
@@ -224,6 +254,8 @@ static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, 
 		ip->hop_limits--;
 	if (!use_adj(r, m, idx, counters))
 		pl_stage_drop(m, PL_DROP_BLACKHOLE, counters);
+	else
+		remember(r, m, AF_INET6, ip->dst_addr);
 }
 
 void router_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *counters)
