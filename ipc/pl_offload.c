@@ -27,11 +27,12 @@ static bool is_tcp(uint64_t f)
 	       (f & RTE_MBUF_F_TX_L4_MASK) == RTE_MBUF_F_TX_TCP_CKSUM;
 }
 
-/* Completes the checksum whose sum starts at `start` and goes into start + off. */
-static void csum_fill(uint8_t *d, uint32_t len, uint32_t start, uint32_t off, bool udp)
+/* Completes the checksum whose sum starts at `start` and goes into start + off. `mangle_0`
+ * writes a checksum of 0 as 0xffff, the same one's-complement zero (UDP: 0 means none). */
+static void csum_fill(uint8_t *d, uint32_t len, uint32_t start, uint32_t off, bool mangle_0)
 {
 	uint16_t c = (uint16_t)~rte_raw_cksum(d + start, len - start);
-	if (c == 0 && udp)
+	if (c == 0 && mangle_0)
 		c = 0xffff;
 	memcpy(d + start + off, &c, sizeof(c));
 }
@@ -75,11 +76,12 @@ int pl_offload_from_vnet(struct rte_mbuf *m, const struct virtio_net_hdr *vh, ui
 	bool udp = proto == IPPROTO_UDP && off == UDP_CSUM_OFF;
 	if (start != ETH_LEN + l3_len || (!tcp && !udp)) {
 		/* Not a header the stages know where to find: finish it here, as the kernel's
-		 * skb_checksum_help would. */
+		 * skb_checksum_help would, 0 written as 0xffff (the protocol is not known here
+		 * and may be UDP, for which 0 means none). */
 		if (gso != VIRTIO_NET_HDR_GSO_NONE || start < ETH_LEN || start >= len ||
-			off > len - start - 2)
+			off + 2 > len - start)
 			return -EINVAL;
-		csum_fill(d, len, start, off, false);
+		csum_fill(d, len, start, off, true);
 		return 0;
 	}
 	uint32_t l4_len = sizeof(struct rte_udp_hdr);
@@ -149,7 +151,7 @@ int pl_offload_csum_complete(struct rte_mbuf *m)
 	bool tcp = is_tcp(m->ol_flags);
 	uint32_t start = (uint32_t)m->l2_len + m->l3_len, off = tcp ? TCP_CSUM_OFF : UDP_CSUM_OFF;
 	uint32_t len = m->data_len;
-	if (start >= len || off > len - start - 2)
+	if (start >= len || off + 2 > len - start)
 		return -EINVAL;
 	csum_fill(rte_pktmbuf_mtod(m, uint8_t *), len, start, off, !tcp);
 	pl_offload_clear(m);

@@ -28,6 +28,7 @@
 
 #include "natlb.h"
 #include "natlb_maglev.h"
+#include "pl_csum.h"
 #include "pl_fib.h"
 #include "pl_offload.h"
 #include "pl_stage.h"
@@ -52,24 +53,6 @@ struct pkt {
 	uint16_t *l4_csum; /* NULL: none to update (UDP over IPv4 without checksum) */
 	bool partial; /* *l4_csum holds a partial (pseudo-header) sum: pl_offload.h */
 };
-
-/* ---- checksums (one's complement, byte-order independent) ---- */
-
-static inline uint32_t csum_diff(uint32_t sum, const void *old, const void *new, size_t len)
-{
-	const uint16_t *o = old, *n = new;
-	for (size_t i = 0; i < len / 2; i++)
-		sum += (uint16_t)~o[i] + (uint32_t)n[i];
-	return sum;
-}
-
-static inline uint16_t csum_apply(uint16_t csum, uint32_t diff)
-{
-	uint32_t s = (uint16_t)~csum + diff;
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return (uint16_t)~s;
-}
 
 /* ---- parsing ---- */
 
@@ -171,25 +154,17 @@ static void key_of(const struct pkt *p, struct pl_ct_key *k)
 static void rewrite(
 	struct pkt *p, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport)
 {
-	uint32_t da = csum_diff(0, p->src, src, p->alen);
-	da = csum_diff(da, p->dst, dst, p->alen);
+	uint32_t da = pl_csum_diff(0, p->src, src, p->alen);
+	da = pl_csum_diff(da, p->dst, dst, p->alen);
 	uint16_t ports[2] = { sport, dport };
-	uint32_t dp = csum_diff(0, p->ports, ports, 4);
+	uint32_t dp = pl_csum_diff(0, p->ports, ports, 4);
 	if (p->family == AF_INET) {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)p->l3;
-		ip->hdr_checksum = csum_apply(ip->hdr_checksum, da);
+		ip->hdr_checksum = pl_csum_apply(ip->hdr_checksum, da);
 	}
-	if (p->l4_csum && p->partial) {
-		/* A partial sum covers the pseudo-header only: the addresses change it, the ports
-		 * are summed with the data when the checksum is completed. It is kept as the sum
-		 * itself, not its complement. */
-		*p->l4_csum = (uint16_t)~csum_apply((uint16_t) ~*p->l4_csum, da);
-	} else if (p->l4_csum) {
-		uint16_t c = csum_apply(*p->l4_csum, da + dp);
-		if (c == 0 && p->proto == IPPROTO_UDP)
-			c = 0xffff;
-		*p->l4_csum = c;
-	}
+	/* A partial sum (pl_offload.h) takes the address change only: see pl_csum.h. */
+	if (p->l4_csum)
+		pl_csum_update_l4(p->l4_csum, da, dp, p->partial, p->proto == IPPROTO_UDP);
 	memcpy(p->src, src, p->alen);
 	memcpy(p->dst, dst, p->alen);
 	p->ports[0] = sport;
