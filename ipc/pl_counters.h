@@ -88,7 +88,9 @@ enum pl_drop_reason {
 		"Frames whose offload header did not describe them (dropped, malformed)")        \
 	X(TX_SUPER_PACKETS, "tx_super_packets", "Super-packets handed to a port whole")          \
 	X(TX_SEGMENTED, "tx_segmented",                                                          \
-		"Super-packets segmented in software for a port without segmentation offload")
+		"Super-packets segmented in software for a port without segmentation offload")   \
+	X(FAST_PATH, "fast_path",                                                                \
+		"Packets forwarded by io-worker on the stages' cached decisions (fast path)")
 
 /* nat-lb's own, after the stage counters. */
 #define PL_NATLB_COUNTERS(X)                                                                      \

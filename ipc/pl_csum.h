@@ -48,4 +48,29 @@ static inline void pl_csum_update_l4(
 	*field = c;
 }
 
+/* Rewrites a TCP/UDP packet's addresses and ports in place (alen 4 or 16 bytes each; ports
+ * network order; l4_csum NULL when there is none to update, as for UDP over IPv4 without a
+ * checksum) and updates its checksums incrementally: the IPv4 header's when ip4_csum is not
+ * NULL, and the L4 one, full or partial. The one way addresses are translated: nat-lb and
+ * io-worker's fast path both call it. */
+static inline void pl_csum_rewrite_flow(uint8_t *src_field, uint8_t *dst_field, size_t alen,
+	uint16_t *ports, uint16_t *ip4_csum, uint16_t *l4_csum, bool partial, bool udp,
+	const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport)
+{
+	uint32_t da = pl_csum_diff(0, src_field, src, alen);
+	da = pl_csum_diff(da, dst_field, dst, alen);
+	uint16_t np[2] = { sport, dport };
+	uint32_t dp = pl_csum_diff(0, ports, np, 4);
+	if (ip4_csum)
+		*ip4_csum = pl_csum_apply(*ip4_csum, da);
+	if (l4_csum)
+		pl_csum_update_l4(l4_csum, da, dp, partial, udp);
+	for (size_t i = 0; i < alen; i++) {
+		src_field[i] = src[i];
+		dst_field[i] = dst[i];
+	}
+	ports[0] = sport;
+	ports[1] = dport;
+}
+
 #endif

@@ -103,6 +103,8 @@ static const struct opt options[] = {
 		"empty polling before sleeping, microseconds"),
 	OPT_UINT("pipeline.sleep_ms", pipeline.sleep_ms, 1, 60000, 1000, 0,
 		"longest sleep (housekeeping period), milliseconds"),
+	OPT_BOOLEAN("pipeline.fast_path", pipeline.fast_path, true,
+		"io-worker forwards packets of established flows on the decisions the stages made"),
 
 	OPT_UINT("supervisor.backoff_min_ms", supervisor.backoff_min_ms, 1, 600000, 100, 0,
 		"first restart delay, milliseconds"),

@@ -40,6 +40,7 @@ struct pl_config {
 		uint32_t burst; /* pipeline.burst */
 		uint32_t idle_spin_us; /* pipeline.idle_spin_us: empty polling before sleeping */
 		uint32_t sleep_ms; /* pipeline.sleep_ms: longest sleep (housekeeping period) */
+		bool fast_path; /* pipeline.fast_path: io-worker forwards established flows itself */
 	} pipeline;
 
 	struct {

@@ -9,6 +9,7 @@
 #include "ioworker_port.h"
 #include "ioworker_synth.h"
 #include "pl_bus.h"
+#include "pl_ct.h"
 #include "pl_dp.h"
 #include "pl_fib.h"
 #include "pl_objects.h"
@@ -16,11 +17,24 @@
 
 #define IOW_MAX_BURST 256
 
+/* The fast path's view of the stages' tables (ioworker_fast.c); all read-only. */
+struct iow_fast {
+	struct pl_ct ct; /* nat-lb's sessions */
+	const struct pol_table *pol; /* policy's compiled table (its serial) */
+	const struct pol_sess *sess; /* policy's verdict per session */
+	const struct pl_rtc *rtc; /* router's route per session and direction */
+	uint64_t *ticket; /* per session: number of its last packet handed to the pipeline */
+	uint32_t n_ticket;
+	uint64_t handed; /* packets handed to the pipeline */
+	uint64_t returned; /* packets that came back from it (sink, reclaim) */
+};
+
 struct ioworker {
 	struct pl_service s;
 	struct pl_dp dp;
 	struct ioworker_synth synth;
 	struct port_bufs bufs; /* what ports receive into and segment into */
+	struct iow_fast fast;
 	uint64_t local[PL_IOW_MAX];
 
 	struct pl_bus_consumer *sup_bus; /* interfaces and routes from the supervisor */
@@ -45,6 +59,19 @@ void ioworker_ctl_fini(struct ioworker *w);
 int ioworker_ctl_poll_items(struct ioworker *w, zmq_pollitem_t *items, int max);
 void ioworker_ctl_handle(struct ioworker *w, uint64_t now_ms);
 int ioworker_ctl_register(struct ioworker *w);
+
+/* ioworker_fast.c */
+struct pol_table;
+struct pol_sess;
+/* Looks for the stages' tables it does not have yet (cheap; call from housekeeping). */
+void ioworker_fast_attach(struct ioworker *w);
+/* True when every table is there and the fast path is configured on. */
+bool ioworker_fast_ready(const struct ioworker *w);
+/* Forwards m (received, L2 done) on the stages' cached decisions and returns true, or returns
+ * false and leaves m untouched for the pipeline; *sess is then its session index if it has one
+ * (PL_CT_NIL if not), for ordering. */
+bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess);
+void ioworker_fast_fini(struct ioworker *w);
 
 /* ioworker_l2.c */
 /* Looks at a received frame: handles ARP/ND locally (and frees the frame) or returns false

@@ -28,6 +28,7 @@ static unsigned int drain_reclaim(struct ioworker *w, unsigned int burst)
 {
 	struct rte_mbuf *pkts[IOW_MAX_BURST];
 	unsigned int n = pl_ring_take(w->dp.rings[PL_RING_RECLAIM], pkts, burst, PL_SVC_IO_WORKER);
+	w->fast.returned += n;
 	if (n) {
 		w->local[PL_IOW_DROP(PL_DROP_RECLAIMED)] += n;
 		pl_dp_free(&w->dp, pkts, n);
@@ -42,6 +43,7 @@ static unsigned int sink(struct ioworker *w, unsigned int burst)
 	unsigned int n =
 		pl_ring_take(w->dp.rings[PL_RING_ROUTER_TO_IO], pkts, burst, PL_SVC_IO_WORKER);
 	unsigned int synth = 0;
+	w->fast.returned += n;
 	for (unsigned int i = 0; i < n; i++) {
 		const struct pl_pkt_meta *meta = pl_meta(pkts[i]);
 		synth += meta->rx_if == PL_IF_SYNTH;
@@ -58,14 +60,21 @@ static unsigned int sink(struct ioworker *w, unsigned int burst)
 	return n;
 }
 
-/* Hands received packets to nat-lb; what does not fit is dropped and counted. */
-static void enqueue(struct ioworker *w, struct rte_mbuf **pkts, unsigned int n)
+/* Hands received packets to nat-lb; what does not fit is dropped and counted. sess[i] (may be
+ * NULL) is packet i's session, if known: its ticket keeps the flow off the fast path until the
+ * packet has come back. */
+static void enqueue(
+	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, const uint32_t *sess)
 {
 	struct rte_ring *out = w->dp.rings[PL_RING_IO_TO_NATLB];
 	if (n == 0)
 		return;
 	w->local[PL_IOW_RX_PACKETS] += n;
 	unsigned int sent = rte_ring_enqueue_burst(out, (void **)pkts, n, NULL);
+	for (unsigned int i = 0; sess && i < sent; i++)
+		if (sess[i] < w->fast.n_ticket)
+			w->fast.ticket[sess[i]] = w->fast.handed + i + 1;
+	w->fast.handed += sent;
 	if (sent)
 		pl_service_wake(&w->s, PL_SVC_NAT_LB);
 	if (sent < n) {
@@ -96,7 +105,7 @@ static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_
 		w->synth.st->active = 0;
 		PL_INFO("synth", "source done: %lu packets", (unsigned long)w->synth.st->generated);
 	}
-	enqueue(w, pkts, n);
+	enqueue(w, pkts, n, NULL);
 	return n;
 }
 
@@ -117,14 +126,20 @@ static unsigned int receive(struct ioworker *w, struct port *p, unsigned int bur
 	if (alloc_fail)
 		w->local[PL_IOW_ALLOC_FAILS]++;
 	unsigned int k = 0;
+	uint32_t sess[IOW_MAX_BURST];
+	bool fast = ioworker_fast_ready(w);
 	for (unsigned int i = 0; i < n; i++) {
 		pl_meta(pkts[i])->owner = PL_SVC_IO_WORKER;
 		if (pl_offload_gso(pkts[i]))
 			w->local[PL_IOW_RX_SUPER_PACKETS]++;
-		if (!ioworker_l2_input(w, p, pkts[i], now_ms_cached))
-			pkts[k++] = pkts[i];
+		if (ioworker_l2_input(w, p, pkts[i], now_ms_cached))
+			continue;
+		sess[k] = PL_CT_NIL;
+		if (fast && ioworker_fast_forward(w, pkts[i], now_ms_cached, &sess[k]))
+			continue;
+		pkts[k++] = pkts[i];
 	}
-	enqueue(w, pkts, k);
+	enqueue(w, pkts, k, sess);
 	return n;
 }
 
@@ -220,6 +235,8 @@ static void run(struct ioworker *w)
 		if (t1 >= idle.next_hk) {
 			now_ms_cached = pl_now_ms();
 			ioworker_ctl_handle(w, now_ms_cached);
+			if (!ioworker_fast_ready(w))
+				ioworker_fast_attach(w);
 			if (now_ms_cached - last_l2_ms >= L2_HOUSEKEEPING_MS) {
 				last_l2_ms = now_ms_cached;
 				ioworker_l2_housekeeping(w, now_ms_cached);
@@ -272,10 +289,15 @@ int main(int argc, char **argv)
 		PL_INFO("synth", "resuming the synthetic source at packet %lu",
 			(unsigned long)w.synth.st->generated);
 	now_ms_cached = pl_now_ms();
+	/* What a predecessor left in the pipeline comes back before anything this one hands it. */
+	for (int i = 0; i < PL_RING_MAX; i++)
+		if (i != PL_RING_RECLAIM)
+			w.fast.handed += rte_ring_count(w.dp.rings[i]);
 	pl_service_ready(&w.s, "forwarding");
 	run(&w);
 	rc = 0;
 out_ctl:
+	ioworker_fast_fini(&w);
 	ioworker_ctl_fini(&w);
 out_eal:
 	rte_eal_cleanup();

@@ -154,21 +154,13 @@ static void key_of(const struct pkt *p, struct pl_ct_key *k)
 static void rewrite(
 	struct pkt *p, const uint8_t *src, uint16_t sport, const uint8_t *dst, uint16_t dport)
 {
-	uint32_t da = pl_csum_diff(0, p->src, src, p->alen);
-	da = pl_csum_diff(da, p->dst, dst, p->alen);
-	uint16_t ports[2] = { sport, dport };
-	uint32_t dp = pl_csum_diff(0, p->ports, ports, 4);
-	if (p->family == AF_INET) {
-		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)p->l3;
-		ip->hdr_checksum = pl_csum_apply(ip->hdr_checksum, da);
-	}
+	uint16_t *ip4_csum =
+		p->family == AF_INET
+			? (uint16_t *)(p->l3 + offsetof(struct rte_ipv4_hdr, hdr_checksum))
+			: NULL;
 	/* A partial sum (pl_offload.h) takes the address change only: see pl_csum.h. */
-	if (p->l4_csum)
-		pl_csum_update_l4(p->l4_csum, da, dp, p->partial, p->proto == IPPROTO_UDP);
-	memcpy(p->src, src, p->alen);
-	memcpy(p->dst, dst, p->alen);
-	p->ports[0] = sport;
-	p->ports[1] = dport;
+	pl_csum_rewrite_flow(p->src, p->dst, p->alen, p->ports, ip4_csum, p->l4_csum, p->partial,
+		p->proto == IPPROTO_UDP, src, sport, dst, dport);
 }
 
 /* Rewrites the packet to what key k describes. */

@@ -18,14 +18,6 @@
 #include "policy_table.h"
 
 /* A session's cached verdict; valid while the session and the policy build are the same. */
-struct pol_sess {
-	uint64_t created_ms; /* of the session it was decided for */
-	uint64_t serial; /* policy build it was decided with */
-	uint32_t hash; /* the session's key hash, with created_ms telling reused slots apart */
-	uint8_t allowed;
-	uint8_t pad_[3];
-};
-
 struct pl_strmap;
 struct compile_job;
 

@@ -85,10 +85,13 @@ void policy_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *c
 			flow_of(&s, &f);
 			pol_evaluate(g, &f, &v);
 			count_hits(g, &v);
+			__atomic_store_n(&c->seq, c->seq + 1, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_RELEASE);
 			c->created_ms = s.created_ms;
 			c->hash = s.hash[0];
 			c->serial = g->hdr->serial;
 			c->allowed = v.allowed;
+			__atomic_store_n(&c->seq, c->seq + 1, __ATOMIC_RELEASE);
 			counters[v.allowed ? PL_POLICY_FLOWS_ALLOWED : PL_POLICY_FLOWS_DENIED]++;
 			if (p->tap && p->subscribers) {
 				policy_flow_log(p, g, &f, &v);

@@ -158,6 +158,30 @@ struct pol_tables {
  * entries, policy references and set entries times 4, names). */
 int pol_table_open(struct pol_tables *pt, uint32_t max_endpoints, uint32_t max_rules, bool *reset);
 
+/* A session's cached verdict (memzone "pl_pol_ct", one per conntrack slot). policy writes it
+ * between two increments of seq (odd while written); io-worker's fast path reads it as a
+ * seqlock and trusts it only for the session it was decided for (created_ms and hash) and the
+ * build in force (serial). */
+struct pol_sess {
+	uint32_t seq;
+	uint32_t hash; /* the session's key hash, with created_ms telling reused slots apart */
+	uint64_t created_ms; /* of the session it was decided for */
+	uint64_t serial; /* policy build it was decided with */
+	uint8_t allowed;
+	uint8_t pad_[7];
+};
+
+/* The serial of the generation in force, 0 when none is (then nothing is filtered). */
+static inline uint64_t pol_active_serial(const struct pol_table *t)
+{
+	uint32_t a = __atomic_load_n(&t->active, __ATOMIC_ACQUIRE);
+	if (a >= 2)
+		return 0;
+	const struct pol_gen_hdr *h =
+		(const struct pol_gen_hdr *)((const uint8_t *)t + t->gen_off[a]);
+	return h->serial;
+}
+
 static inline const struct pol_gen *pol_active(const struct pol_tables *pt)
 {
 	uint32_t a = __atomic_load_n(&pt->t->active, __ATOMIC_ACQUIRE);

@@ -65,7 +65,8 @@ static bool use_adj(struct router *r, struct rte_mbuf *m, uint32_t idx, uint64_t
 static void remember(struct router *r, const struct rte_mbuf *m, uint8_t family, const void *dst)
 {
 	const struct pl_pkt_meta *meta = pl_meta((struct rte_mbuf *)(uintptr_t)m);
-	uint64_t slot = (uint64_t)(meta->session_id - 1) * 2 + ((meta->flags & PL_META_F_REPLY) != 0);
+	uint64_t slot =
+		(uint64_t)(meta->session_id - 1) * 2 + ((meta->flags & PL_META_F_REPLY) != 0);
 	if (!r->rtc || meta->session_id == 0 || slot >= r->rtc->n_entries)
 		return;
 	struct pl_rtc_entry *e = &r->rtc->e[slot];

@@ -42,9 +42,10 @@ check "host -> pod1 (ICMP v4)" ping4 "$NODE" "$(lab_pod_v4 1 1)"
 
 # Every transfer is checked for content and, through io-worker's counters, for how it crossed:
 # super-packets in from the pods' tuns and the host tap, out whole to tuns, the tap and an
-# af_packet uplink, segmented in software for af_xdp and dpdk; none refused as malformed.
+# af_packet uplink, segmented in software for af_xdp and dpdk; none refused as malformed; the
+# established flow's packets forwarded by io-worker's fast path.
 declare -A C0
-snap() { local c; for c in rx_super_packets tx_super_packets tx_segmented rx_bad_offload; do C0[$c]=$(iow_counter $c); done; }
+snap() { local c; for c in rx_super_packets tx_super_packets tx_segmented rx_bad_offload fast_path; do C0[$c]=$(iow_counter $c); done; }
 grew() { # COUNTER WHAT: the counter rose since snap
 	local now
 	now=$(iow_counter "$1")
@@ -55,6 +56,7 @@ xfer_checked() { # WHAT FROM TO ADDR BYTES OUT (OUT: super|segmented: how the up
 	snap
 	log "TCP $1: $(xfer "$2" "$3" "$4" "$5") bytes verified"
 	grew rx_super_packets "$1"
+	grew fast_path "$1" # established-flow packets forwarded by io-worker alone
 	case $6 in
 	super) grew tx_super_packets "$1" ;;
 	segmented) grew tx_segmented "$1" ;;

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* io-worker's fast path: a packet of an established flow is forwarded here, in one hop, on the
+ * decisions the stages already made for it, instead of crossing four processes.
+ *
+ * Every decision stays with its stage; io-worker only reads what they wrote, each table with its
+ * own single writer and its own seqlock:
+ *   nat-lb   the session (ipc/pl_ct.h): which direction, which translation;
+ *   policy   the session's verdict (pol_sess in policy_table.h), valid for the session it was
+ *            decided for and the policy build in force;
+ *   router   the session's route per direction (pl_rtc in pl_fib.h), valid for the adjacency
+ *            generation in force and the same post-NAT destination.
+ * A packet takes the fast path only when all three hold and nothing else needs a stage: TCP or
+ * UDP right after a well-formed IP header (no IPv4 options, no IPv6 extension headers, no
+ * fragment, a valid IPv4 header checksum), no SYN/FIN/RST (nat-lb follows TCP state on
+ * those), a session in state established (TCP) or UDP that is not within FAST_REFRESH_MS of
+ * expiring (so nat-lb sees a packet and extends it), TTL left, and a size within the route's
+ * MTU (router makes the ICMP error). Anything else, and every flow after a policy, service or
+ * route change, goes through the pipeline, which refreshes the caches.
+ *
+ * Order: a flow's packets still in the pipeline leave before any of its packets takes the fast
+ * path. io-worker numbers what it hands to the pipeline and counts what comes back (in order:
+ * one path, FIFO rings); a session whose last pipeline packet has not come back stays slow. */
+#include "ioworker.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_memzone.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include "pl_csum.h"
+#include "pl_log.h"
+#include "pl_offload.h"
+#include "policy_table.h"
+
+#define FAST_REFRESH_MS 5000
+#define TCP_SYN 0x02
+#define TCP_FIN 0x01
+#define TCP_RST 0x04
+
+/* Finds what the stages have made so far; called until everything is there. */
+void ioworker_fast_attach(struct ioworker *w)
+{
+	struct iow_fast *f = &w->fast;
+	if (!w->s.cfg.pipeline.fast_path)
+		return;
+	if (!f->ct.t && pl_ct_attach(&f->ct) < 0)
+		f->ct.t = NULL;
+	if (f->ct.t && !f->ticket) {
+		f->n_ticket = f->ct.t->capacity;
+		f->ticket = calloc(f->n_ticket, sizeof(*f->ticket));
+		if (!f->ticket)
+			f->n_ticket = 0;
+	}
+	if (!f->rtc) {
+		const struct rte_memzone *mz = rte_memzone_lookup(PL_RTC_MZ_NAME);
+		const struct pl_rtc *c = mz ? mz->addr : NULL;
+		if (c && __atomic_load_n(&c->magic, __ATOMIC_ACQUIRE) == PL_RTC_MAGIC &&
+			c->version == PL_RTC_VERSION)
+			f->rtc = c;
+	}
+	if (!f->pol) {
+		const struct rte_memzone *mz = rte_memzone_lookup(POL_MZ_NAME);
+		const struct pol_table *t = mz ? mz->addr : NULL;
+		if (t && __atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) == POL_MAGIC &&
+			t->version == POL_VERSION)
+			f->pol = t;
+	}
+	if (!f->sess && f->ct.t) {
+		const struct rte_memzone *mz = rte_memzone_lookup(POL_CT_MZ_NAME);
+		if (mz && mz->len >= (size_t)f->ct.t->capacity * sizeof(struct pol_sess))
+			f->sess = mz->addr;
+	}
+}
+
+bool ioworker_fast_ready(const struct ioworker *w)
+{
+	const struct iow_fast *f = &w->fast;
+	return w->s.cfg.pipeline.fast_path && f->ct.t && f->ticket && f->rtc && f->pol && f->sess &&
+	       w->adj;
+}
+
+/* The policy verdict cached for session idx (copy s), if it is valid now. */
+static bool verdict_allows(const struct iow_fast *f, uint32_t idx, const struct pl_ct_session *s)
+{
+	uint64_t serial = pol_active_serial(f->pol);
+	if (serial == 0)
+		return true; /* no policy compiled: policy passes everything */
+	const struct pol_sess *c = &f->sess[idx];
+	uint32_t seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+	if (seq & 1)
+		return false;
+	struct pol_sess v = *c;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&c->seq, __ATOMIC_RELAXED) != seq)
+		return false;
+	return v.serial == serial && v.created_ms == s->created_ms && v.hash == s->hash[0] &&
+	       v.allowed;
+}
+
+/* The route router recorded for (idx, dir), if it still holds for dst and from_host. */
+static bool cached_route(const struct ioworker *w, uint32_t idx, int dir, uint8_t family,
+	const uint8_t *dst, bool from_host, struct pl_rtc_entry *out)
+{
+	const struct pl_rtc *c = w->fast.rtc;
+	uint64_t slot = (uint64_t)idx * 2 + (uint64_t)dir;
+	if (slot >= c->n_entries)
+		return false;
+	const struct pl_rtc_entry *e = &c->e[slot];
+	uint32_t seq = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+	if (seq & 1)
+		return false;
+	*out = *e;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != seq)
+		return false;
+	return out->family == family && out->from_host == from_host &&
+	       out->generation == __atomic_load_n(&w->adj->generation, __ATOMIC_ACQUIRE) &&
+	       out->nh_index > PL_ADJ_INVALID && out->nh_index < PL_ADJ_MAX &&
+	       memcmp(out->dst, dst, family == AF_INET ? 4 : 16) == 0;
+}
+
+bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess)
+{
+	struct iow_fast *f = &w->fast;
+	*sess = PL_CT_NIL;
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = m->data_len;
+	if (m->nb_segs != 1 || len < RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr))
+		return false;
+	uint16_t et = ((struct rte_ether_hdr *)d)->ether_type;
+	uint8_t *l3 = d + RTE_ETHER_HDR_LEN, *l4, proto, family, *src, *dst, *ttl;
+	uint32_t l3_len, l4_len;
+	if (et == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
+		l3_len = rte_be_to_cpu_16(ip->total_length);
+		if (ip->version_ihl != 0x45 || l3_len < sizeof(*ip) + 8 ||
+			RTE_ETHER_HDR_LEN + l3_len > len ||
+			(ip->fragment_offset &
+				RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) ||
+			rte_raw_cksum(ip, sizeof(*ip)) != 0xffff)
+			return false;
+		family = AF_INET;
+		proto = ip->next_proto_id;
+		src = (uint8_t *)&ip->src_addr;
+		dst = (uint8_t *)&ip->dst_addr;
+		ttl = &ip->time_to_live;
+		l4 = l3 + sizeof(*ip);
+		l4_len = l3_len - sizeof(*ip);
+	} else if (et == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)l3;
+		if (len < RTE_ETHER_HDR_LEN + sizeof(*ip) || (l3[0] >> 4) != 6)
+			return false;
+		l4_len = rte_be_to_cpu_16(ip->payload_len);
+		l3_len = sizeof(*ip) + l4_len;
+		if (RTE_ETHER_HDR_LEN + l3_len > len || l4_len < 8)
+			return false;
+		family = AF_INET6;
+		proto = ip->proto;
+		src = ip->src_addr;
+		dst = ip->dst_addr;
+		ttl = &ip->hop_limits;
+		l4 = l3 + sizeof(*ip);
+		/* Link-local destinations stay on their link: router drops them. */
+		if (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80)
+			return false;
+	} else {
+		return false;
+	}
+	uint16_t *csum;
+	bool state_change = false; /* SYN, FIN, RST: nat-lb must see it */
+	if (proto == IPPROTO_TCP) {
+		const struct rte_tcp_hdr *t = (const struct rte_tcp_hdr *)l4;
+		if (l4_len < sizeof(*t) || (t->data_off >> 4) < 5 ||
+			(uint32_t)(t->data_off >> 4) * 4 > l4_len)
+			return false;
+		state_change = (t->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) != 0;
+		csum = (uint16_t *)(l4 + offsetof(struct rte_tcp_hdr, cksum));
+	} else if (proto == IPPROTO_UDP) {
+		csum = (uint16_t *)(l4 + offsetof(struct rte_udp_hdr, dgram_cksum));
+		if (family == AF_INET && *csum == 0)
+			csum = NULL; /* no checksum to keep */
+	} else {
+		return false;
+	}
+	uint16_t *ports = (uint16_t *)l4;
+	size_t alen = family == AF_INET ? 4 : 16;
+
+	struct pl_ct_key k;
+	memset(&k, 0, sizeof(k));
+	memcpy(k.src, src, alen);
+	memcpy(k.dst, dst, alen);
+	k.sport = ports[0];
+	k.dport = ports[1];
+	k.family = family;
+	k.proto = proto;
+	struct pl_ct_session s;
+	int dir;
+	uint32_t idx = pl_ct_read(&f->ct, &k, &dir, &s);
+	if (idx == PL_CT_NIL || idx >= f->n_ticket)
+		return false;
+	*sess = idx; /* even when it goes slow: later packets wait for it */
+	if (state_change || f->ticket[idx] > f->returned)
+		return false; /* its packets are still in the pipeline */
+	if ((s.state != PL_CT_TCP_EST && s.state != PL_CT_UDP) ||
+		s.expires_ms < now_ms + FAST_REFRESH_MS)
+		return false;
+	if (!verdict_allows(f, idx, &s))
+		return false;
+	/* The translation nat-lb applies in this direction. */
+	const struct pl_ct_key *t = &s.key[dir == 0 ? 1 : 0];
+	bool nat = (s.flags & (PL_CT_F_DNAT | PL_CT_F_SNAT)) != 0;
+	const uint8_t *nsrc = nat ? t->dst : src, *ndst = nat ? t->src : dst;
+	struct pl_rtc_entry r;
+	struct pl_pkt_meta *meta = pl_meta(m);
+	bool from_host = meta->rx_if == PL_IF_HOST;
+	if (!cached_route(w, idx, dir, family, ndst, from_host, &r))
+		return false;
+	const struct pl_adj *a = &w->adj->adj[r.nh_index];
+	uint8_t kind = __atomic_load_n(&a->kind, __ATOMIC_ACQUIRE);
+	if (kind == PL_ADJ_NONE || kind == PL_ADJ_DROP || a->family != family)
+		return false;
+	bool forward = kind != PL_ADJ_LOCAL && !from_host;
+	if (forward && *ttl <= 1)
+		return false;
+	uint32_t wire = pl_offload_gso(m) ? pl_offload_seg_l3_len(m) : l3_len;
+	if (a->mtu && wire > a->mtu)
+		return false;
+
+	/* Decided: rewrite, age, hand to L2 output. */
+	uint16_t *ip4_csum =
+		family == AF_INET ? (uint16_t *)(l3 + offsetof(struct rte_ipv4_hdr, hdr_checksum))
+				  : NULL;
+	if (nat)
+		pl_csum_rewrite_flow(src, dst, alen, ports, ip4_csum, csum, pl_offload_partial(m),
+			proto == IPPROTO_UDP, nsrc, nat ? t->dport : ports[0], ndst,
+			nat ? t->sport : ports[1]);
+	if (forward) {
+		if (family == AF_INET) {
+			uint8_t old[2] = { *ttl, ((uint8_t *)l3)[9] },
+				new[2] = { (uint8_t)(*ttl - 1), ((uint8_t *)l3)[9] };
+			*ip4_csum = pl_csum_apply(*ip4_csum, pl_csum_diff(0, old, new, 2));
+		}
+		(*ttl)--;
+	}
+	meta->tx_if = r.tx_if;
+	meta->nh_index = r.nh_index;
+	meta->session_id = idx + 1;
+	meta->flags = (uint8_t)((meta->flags & ~PL_META_F_REPLY) | (dir ? PL_META_F_REPLY : 0));
+	w->local[PL_IOW_FAST_PATH]++;
+	ioworker_l2_output(w, m, now_ms);
+	return true;
+}
+
+void ioworker_fast_fini(struct ioworker *w)
+{
+	free(w->fast.ticket);
+	w->fast.ticket = NULL;
+	w->fast.n_ticket = 0;
+}
