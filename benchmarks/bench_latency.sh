@@ -42,10 +42,12 @@
 # first run (not reported). Each run: one line per variant, path, test and load with its
 # requests, errors, achieved rate and min/mean/p50/p99/p99.9/max (microseconds; p99.9 is null
 # below 1,000 requests). Summary per path, test and load: medians over the runs of p50, p99 and
-# p99.9, the percentiles of all runs' requests pooled, and podlane/kernel ratios (above 1:
-# podlane slower). With sockperf installed (Debian package sockperf), a cross-check of the tool:
-# one sockperf ping-pong run a variant, pod to pod, back to back ("test": "rr_sockperf"). First line: the conditions (offloads of every interface on both paths, via
-# ethtool -k; rates, message size, runs, seconds; machine; load average). Last: wall time.
+# p99.9 (p99.9 of the runs with at least 1,000 requests: p999_runs_with_1000_requests says how
+# many), the percentiles of all runs' requests pooled, and podlane/kernel ratios (above 1:
+# podlane slower). With sockperf installed (Debian package sockperf), a cross-check of the
+# tool: one sockperf ping-pong run a variant, pod to pod, back to back ("test": "rr_sockperf").
+# First line: the conditions (offloads of every interface on both paths, via ethtool -k; rates,
+# message size, runs, seconds; machine; load average). Last: wall time.
 #   PODLANE_BENCH_RUNS (3), PODLANE_BENCH_SECONDS (3), PODLANE_BENCH_LOW_SECONDS (15),
 #   PODLANE_BENCH_LOW_RATE (10), PODLANE_BENCH_SIZE (64), PODLANE_BENCH_IPTABLES (legacy|nft)
 . "$(dirname "$0")/../tests/services/services_lib.sh"
@@ -332,6 +334,9 @@ for c in $CASES; do
 				pair("p50_us") as $p50 | pair("p99_us") as $p99 | pair("p999_us") as $p999 |
 				{summary: "latency", path: $c, test: $t, load: $l,
 				 p50_us_median: $p50, p99_us_median: $p99, p999_us_median: $p999,
+				 p999_runs_with_1000_requests: {
+					podlane: [runs("podlane")[] | select(.p999_us != null)] | length,
+					kernel: [runs("kernel")[] | select(.p999_us != null)] | length},
 				 ratio_podlane_to_kernel: {p50: ratio($p50.podlane; $p50.kernel),
 					p99: ratio($p99.podlane; $p99.kernel),
 					p999: ratio($p999.podlane; $p999.kernel),
