@@ -9,7 +9,17 @@
 #              pair to the node namespace; pod side eth0 with the pod's /32 and /128 and default
 #              routes via 169.254.1.1 (scope-link /32 route first) and fe80::1, exactly the
 #              routes podlane gives its pods; node side holds 169.254.1.1/32 and fe80::1/64 and
-#              the /32 and /128 routes to the pod; the node forwards (IPv4 and IPv6).
+#              the /32 and /128 routes to the pod; the node forwards (IPv4 and IPv6)
+#              (benchmarks/bench_lib.sh kernel_pod). The veths keep the offloads the kernel
+#              gives them (checksum, TSO, GSO on; GRO as the veth driver defaults: off unless
+#              XDP or `ethtool -K gro on`), as a veth CNI leaves them: nothing is turned off.
+# Conditions, the first line: the offload state (ethtool -k: tx-checksumming,
+# tcp-segmentation-offload, generic-segmentation-offload, generic-receive-offload) of every
+# interface on both paths: podlane's pod tuns (and its node's links: the taken uplink pl-eth0,
+# the host tap), the podlane lab gateway's veth (node_lab_up turns its tso, gso and tx
+# checksumming off: the uplink's AF_PACKET socket would otherwise get unsegmented 64 KB TCP
+# segments from it; pod-to-pod traffic does not cross it), and the kernel side's veths; also in
+# the summary line.
 # Measurements, pod1 -> pod2 over IPv4 with iperf3 (server in pod2's netns, client in pod1's):
 #   tcp_pod_to_pod:   one TCP stream; gbps = receiver's bits per second / 1e9.
 #   udp64_pod_to_pod: UDP, unlimited rate (-b 0), 18-byte payloads (-l 18): 46-byte IPv4
@@ -21,6 +31,7 @@
 # noise hits both alike. Summary: medians and podlane/kernel ratios.
 #   PODLANE_BENCH_RUNS (default 3), PODLANE_BENCH_SECONDS (default 5)
 . "$(dirname "$0")/../tests/node/node_lib.sh"
+. "$(dirname "$0")/bench_lib.sh"
 
 RUNS=${PODLANE_BENCH_RUNS:-3}
 SECS=${PODLANE_BENCH_SECONDS:-5}
@@ -45,6 +56,7 @@ bench_cleanup() {
 	done
 	klab lab_down >/dev/null 2>&1 || log "could not remove lab $KLAB"
 }
+# shellcheck disable=SC2154 # rc: set in the trap
 trap 'rc=$?; bench_cleanup; cleanup_all $rc' EXIT
 
 # ---------------------------------------------------------------------------------------------
@@ -58,31 +70,12 @@ add_pod 2
 
 # ---------------------------------------------------------------------------------------------
 # The kernel variant: same lab topology under another name, pods wired by veth pairs.
-kdo() { "$@" || fail "kernel lab: $* failed"; }
-kernel_pod() { # K
-	local k=$1 ns hif=veth-p$1 v4 v6
-	klab lab_pod_ns_add 1 "$k" >/dev/null || fail "kernel lab: pod-ns add $k"
-	ns=$(klab lab_pod_ns 1 "$k")
-	v4=$(lab_pod_v4 1 "$k")
-	v6=$(lab_pod_v6 1 "$k")
-	kdo ip -n "$KNODE" link add "$hif" type veth peer name eth0 netns "$ns"
-	kdo ip -n "$KNODE" addr add 169.254.1.1/32 dev "$hif"
-	kdo ip -n "$KNODE" addr add fe80::1/64 dev "$hif" nodad
-	kdo ip -n "$KNODE" link set "$hif" up
-	kdo ip -n "$ns" addr add "$v4/32" dev eth0
-	kdo ip -n "$ns" addr add "$v6/128" dev eth0 nodad
-	kdo ip -n "$ns" link set eth0 up
-	kdo ip -n "$ns" route add 169.254.1.1 dev eth0 scope link
-	kdo ip -n "$ns" route add default via 169.254.1.1 dev eth0
-	kdo ip -n "$ns" -6 route add default via fe80::1 dev eth0
-	kdo ip -n "$KNODE" route add "$v4/32" dev "$hif"
-	kdo ip -n "$KNODE" -6 route add "$v6/128" dev "$hif"
-}
 log "kernel lab $KLAB: up, veth-wired pods, kernel forwarding"
 klab lab_up --nodes 1 >/dev/null || fail "kernel lab up"
-kdo ip netns exec "$KNODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
-kernel_pod 1
-kernel_pod 2
+ip netns exec "$KNODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 ||
+	fail "kernel lab: forwarding"
+kernel_pod "$KNODE" "$KLAB" 1
+kernel_pod "$KNODE" "$KLAB" 2
 
 # ---------------------------------------------------------------------------------------------
 # Both variants: namespaces and addresses.
@@ -93,6 +86,29 @@ SRC_NS[kernel]=$(klab lab_pod_ns 1 1)
 DST_NS[kernel]=$(klab lab_pod_ns 1 2)
 DST4=$(lab_pod_v4 1 2)
 DST6=$(lab_pod_v6 1 2)
+
+# The conditions: offloads of every interface on both paths.
+node_links() { # NS: veth and tun links of a node namespace
+	ip -n "$1" -d -j link show | jq -r '.[] | select(.linkinfo.info_kind == "veth" or
+		.linkinfo.info_kind == "tun") | .ifname'
+}
+{
+	offloads "${SRC_NS[podlane]}" eth0 "podlane pod 1 (tun)"
+	offloads "${DST_NS[podlane]}" eth0 "podlane pod 2 (tun)"
+	for l in $(node_links "$NODE"); do offloads "$NODE" "$l" "podlane node"; done
+	offloads "$GW" "$(lab_gw_if 1)" "podlane lab gateway (node_lab_up turns tso, gso, tx off)"
+	offloads "${SRC_NS[kernel]}" eth0 "kernel pod 1 (veth)"
+	offloads "${DST_NS[kernel]}" eth0 "kernel pod 2 (veth)"
+	for l in $(node_links "$KNODE"); do offloads "$KNODE" "$l" "kernel node"; done
+} >"$T_DIR/offloads.jsonl"
+# The baseline is a veth CNI's: its veths keep checksum offload, TSO and GSO.
+jq -se 'all(.[] | select(.role | startswith("kernel")); [."tx-checksumming",
+	."tcp-segmentation-offload", ."generic-segmentation-offload"] | all(startswith("on")))' \
+	"$T_DIR/offloads.jsonl" >/dev/null ||
+	fail "kernel baseline: a veth has checksum offload, TSO or GSO off: $(cat "$T_DIR/offloads.jsonl")"
+jq -sc --arg machine "$(bench_machine)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
+	'{bench: "node", conditions: {machine: $machine, loadavg: $load, offloads: .}}' \
+	"$T_DIR/offloads.jsonl" | tee -a "$OUT"
 
 ping4() { ip netns exec "$1" ping -c 1 -W 1 "$2"; }
 ping6() { ip netns exec "$1" ping -6 -c 1 -W 1 "$2"; }
@@ -173,8 +189,8 @@ for ((r = 1; r <= RUNS; r++)); do
 	done
 done
 
-machine="$(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r)"
-jq -sc --arg machine "$machine" --argjson runs "$RUNS" --argjson secs "$SECS" '
+jq -sc --arg machine "$(bench_machine)" --argjson runs "$RUNS" --argjson secs "$SECS" \
+	--slurpfile off "$T_DIR/offloads.jsonl" '
 	def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	def med(v; t; f): [.[] | select(.variant == v and .test == t) | .[f]] | median;
@@ -190,5 +206,7 @@ jq -sc --arg machine "$machine" --argjson runs "$RUNS" --argjson secs "$SECS" '
 	 udp64_loss_pct_median: {podlane: (med("podlane"; "udp64_pod_to_pod"; "loss_pct") | r(100)),
 		kernel: (med("kernel"; "udp64_pod_to_pod"; "loss_pct") | r(100))},
 	 ratio_podlane_to_kernel: {tcp: ratio($pt; $kt), udp64: ratio($pu; $ku)},
+	 offloads: ($off | map({role, ifname, kind, "tx-checksumming", "tcp-segmentation-offload",
+		"generic-segmentation-offload", "generic-receive-offload"})),
 	 machine: $machine, runs: $runs, seconds: $secs}' "$OUT"
 log "done"

@@ -46,15 +46,29 @@
  *   new_flows         fresh sessions: before each pass every session is deleted and inserted
  *                     again (same 5-tuple, a later creation time, as nat-lb does for a new
  *                     connection), so every packet is the first one policy sees of its session:
- *                     pol_evaluate, hit counters, the cache write, and the flow record published
- *                     on the tap (a ZeroMQ PUB socket bound as policy_ctl_init binds it, nobody
- *                     subscribed) -- what the policy process does.
+ *                     pol_evaluate, hit counters, the cache write, and the flow record built
+ *                     (JSON) and published on the tap -- what the policy process does while
+ *                     someone listens. The tap is a ZeroMQ XPUB socket bound as policy_ctl_init
+ *                     binds it (ipc://DIR/policy.tap, send high-water mark 10,000), and a real
+ *                     subscriber is attached to it: a thread of this process with a SUB socket
+ *                     connected to that endpoint, subscribed to everything, receiving and
+ *                     checking every record (a JSON object with a "verdict") while the packets
+ *                     are timed (it shares the two CPUs with the timed loop, as a flow-log
+ *                     reader on the node would). The subscription is counted from the XPUB
+ *                     socket's subscription messages, as policy_ctl's tap_subscriptions() counts
+ *                     it (p->subscribers: without one, policy_stage builds no record). Each run
+ *                     checks that every evaluated flow was logged (flow_logs) and reports how
+ *                     many records the subscriber received (records_received; the rest were
+ *                     dropped at the high-water mark, as the service drops them), and fails if
+ *                     it received none or a malformed one.
  *   new_flows_no_tap  the same without the tap (p->tap NULL): evaluation alone.
  * Per scale also: "build" lines (pol_build + pol_build_commit of the whole set, --runs times)
  * and one "rule_set" line (sizes, parse time, rules walked per new flow). */
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,7 +420,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 static void print_run(const char *variant, uint32_t rules, uint32_t run, uint64_t packets,
-	uint64_t cyc, uint64_t hz, const uint64_t *c)
+	uint64_t cyc, uint64_t hz, const uint64_t *c, const char *extra)
 {
 	double cpp = (double)cyc / (double)packets;
 	qsort(bursts, n_bursts, sizeof(*bursts), cmp_u64);
@@ -416,10 +430,10 @@ static void print_run(const char *variant, uint32_t rules, uint32_t run, uint64_
 	       ",\"cycles_per_packet\":%.2f,\"ns_per_packet\":%.2f,"
 	       "\"burst_median_cycles_per_packet\":%.2f,\"tsc_hz\":%" PRIu64
 	       ",\"evaluated\":%" PRIu64 ",\"flows_denied\":%" PRIu64 ",\"packets_denied\":%" PRIu64
-	       ",\"flow_logs\":%" PRIu64 "}\n",
+	       ",\"flow_logs\":%" PRIu64 "%s}\n",
 		variant, rules, run, packets, cpp, cpp * 1e9 / (double)hz, med, hz,
 		c[PL_POLICY_FLOWS_ALLOWED] + c[PL_POLICY_FLOWS_DENIED], c[PL_POLICY_FLOWS_DENIED],
-		c[PL_POLICY_PACKETS_DENIED], c[PL_POLICY_FLOW_LOGS]);
+		c[PL_POLICY_PACKETS_DENIED], c[PL_POLICY_FLOW_LOGS], extra ? extra : "");
 	fflush(stdout);
 }
 
@@ -454,6 +468,87 @@ static void check(bool ok, const char *what)
 		fprintf(stderr, "bench_policy: check failed: %s\n", what);
 		exit(1);
 	}
+}
+
+/* ---- the flow-log subscriber: a SUB socket on the tap, in a thread of its own ---- */
+
+static _Atomic uint64_t sub_received, sub_bad;
+static atomic_bool sub_stop;
+
+struct sub_arg {
+	void *zctx;
+	const char *ep;
+	atomic_int state; /* 0 starting, 1 connected, -1 failed */
+};
+
+static void *sub_main(void *arg)
+{
+	struct sub_arg *a = arg;
+	void *s = zmq_socket(a->zctx, ZMQ_SUB);
+	int hwm = 0, tmo = 50; /* no receive limit: drops happen at the publisher only */
+	if (!s || zmq_setsockopt(s, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
+		zmq_setsockopt(s, ZMQ_RCVTIMEO, &tmo, sizeof(tmo)) < 0 ||
+		zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0) < 0 || zmq_connect(s, a->ep) < 0) {
+		fprintf(stderr, "bench_policy: subscriber: %s\n", zmq_strerror(zmq_errno()));
+		atomic_store(&a->state, -1);
+		if (s)
+			zmq_close(s);
+		return NULL;
+	}
+	atomic_store(&a->state, 1);
+	static char msg[8192];
+	while (!atomic_load(&sub_stop)) {
+		int n = zmq_recv(s, msg, sizeof(msg) - 1, 0);
+		if (n < 0)
+			continue; /* timeout: look at the stop flag */
+		msg[n < (int)sizeof(msg) - 1 ? n : (int)sizeof(msg) - 1] = 0;
+		if (msg[0] != '{' || !strstr(msg, "\"verdict\":"))
+			atomic_fetch_add(&sub_bad, 1);
+		atomic_fetch_add(&sub_received, 1);
+	}
+	int linger = 0;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_close(s);
+	return NULL;
+}
+
+/* Waits until the subscriber has all `sent` records since rx0, or nothing more arrived for
+ * 200 ms (the rest was dropped at the high-water mark); deadline 30 s. The count. */
+static uint64_t sub_drain(uint64_t rx0, uint64_t sent)
+{
+	double deadline = now_s() + 30, quiet = now_s() + 0.2;
+	uint64_t last = atomic_load(&sub_received);
+	while (last - rx0 < sent && now_s() < deadline && now_s() < quiet) {
+		struct timespec ts = { .tv_nsec = 5000000 };
+		nanosleep(&ts, NULL);
+		uint64_t n = atomic_load(&sub_received);
+		if (n != last) {
+			last = n;
+			quiet = now_s() + 0.2;
+		}
+	}
+	return last;
+}
+
+/* Subscription messages on the XPUB tap, counted as policy_ctl's tap_subscriptions() does;
+ * waits up to 10 s for the subscriber's. */
+static int tap_wait_subscriber(void *tap)
+{
+	double deadline = now_s() + 10;
+	uint8_t msg[256];
+	while (pol.subscribers == 0 && now_s() < deadline) {
+		zmq_pollitem_t it = { .socket = tap, .events = ZMQ_POLLIN };
+		if (zmq_poll(&it, 1, 100) <= 0)
+			continue;
+		int n;
+		while ((n = zmq_recv(tap, msg, sizeof(msg), ZMQ_DONTWAIT)) > 0) {
+			if (msg[0] == 1)
+				pol.subscribers++;
+			else if (msg[0] == 0 && pol.subscribers > 0)
+				pol.subscribers--;
+		}
+	}
+	return pol.subscribers > 0 ? 0 : -1;
 }
 
 static int one_scale(const struct opts *o, uint32_t rules, uint64_t hz, void *tap)
@@ -596,12 +691,13 @@ static int one_scale(const struct opts *o, uint32_t rules, uint64_t hz, void *ta
 		/* Baseline: the same loop, pass-through. */
 		memset(c, 0, sizeof(c));
 		cyc = run_loop(NULL, flows, order, nf, o->packets, c);
-		print_run("pass_through", rules, r, o->packets, cyc, hz, c);
+		print_run("pass_through", rules, r, o->packets, cyc, hz, c, NULL);
 		/* New flows, with and without the tap. */
 		for (int with_tap = 1; with_tap >= 0; with_tap--) {
 			pol.tap = with_tap ? tap : NULL;
 			memset(c, 0, sizeof(c));
 			cyc = 0;
+			uint64_t rx0 = atomic_load(&sub_received);
 			for (uint32_t pass = 0; pass < o->new_passes; pass++) {
 				now_ms++;
 				for (uint32_t i = 0; i < nf; i++)
@@ -612,8 +708,23 @@ static int one_scale(const struct opts *o, uint32_t rules, uint64_t hz, void *ta
 			}
 			check(c[PL_POLICY_FLOWS_ALLOWED] + c[PL_POLICY_FLOWS_DENIED] == pkts_new,
 				"every new-flow packet evaluated");
+			char extra[256] = "";
+			if (with_tap) {
+				check(c[PL_POLICY_FLOW_LOGS] == pkts_new,
+					"a flow record built for every new flow");
+				uint64_t rx = sub_drain(rx0, pkts_new) - rx0;
+				check(rx > 0, "the subscriber received flow records");
+				check(atomic_load(&sub_bad) == 0, "every record a JSON verdict");
+				snprintf(extra, sizeof(extra),
+					",\"subscribers\":%d,\"records_received\":%" PRIu64
+					",\"records_dropped\":%" PRIu64,
+					pol.subscribers, rx, pkts_new - rx);
+			} else {
+				check(c[PL_POLICY_FLOW_LOGS] == 0,
+					"no flow record without the tap");
+			}
 			print_run(with_tap ? "new_flows" : "new_flows_no_tap", rules, r, pkts_new,
-				cyc, hz, c);
+				cyc, hz, c, extra);
 		}
 		pol.tap = tap;
 		/* Established: verdicts cached (one untimed pass), then the measured packets. */
@@ -624,7 +735,7 @@ static int one_scale(const struct opts *o, uint32_t rules, uint64_t hz, void *ta
 		cyc = run_loop(&pol, flows, order, nf, o->packets, c);
 		check(c[PL_POLICY_FLOWS_ALLOWED] + c[PL_POLICY_FLOWS_DENIED] == 0,
 			"established packets not evaluated");
-		print_run("established", rules, r, o->packets, cyc, hz, c);
+		print_run("established", rules, r, o->packets, cyc, hz, c, NULL);
 	}
 	pl_ct_flush(&ct, NULL, NULL);
 	for (size_t i = 0; i < ob.n; i++)
@@ -675,9 +786,9 @@ static int cmd_run(const struct opts *o, const char *prog)
 			o->flows);
 		return 1;
 	}
-	/* The flow-log tap as policy_ctl_init binds it. */
+	/* The flow-log tap as policy_ctl_init binds it, and a subscriber on it. */
 	void *zctx = zmq_ctx_new();
-	void *tap = zctx ? zmq_socket(zctx, ZMQ_PUB) : NULL;
+	void *tap = zctx ? zmq_socket(zctx, ZMQ_XPUB) : NULL;
 	char ep[4200];
 	snprintf(ep, sizeof(ep), "ipc://%s/policy.tap", o->tap_dir);
 	int hwm = 10000;
@@ -686,6 +797,20 @@ static int cmd_run(const struct opts *o, const char *prog)
 		fprintf(stderr, "bench_policy: tap %s: %s\n", ep, zmq_strerror(zmq_errno()));
 		return 1;
 	}
+	static struct sub_arg sa;
+	sa.zctx = zctx;
+	sa.ep = ep;
+	pthread_t sub_thread;
+	if (pthread_create(&sub_thread, NULL, sub_main, &sa) != 0) {
+		fprintf(stderr, "bench_policy: subscriber thread: %s\n", strerror(errno));
+		return 1;
+	}
+	if (tap_wait_subscriber(tap) != 0) {
+		fprintf(stderr, "bench_policy: no subscription on %s within 10 s (subscriber %s)\n",
+			ep, atomic_load(&sa.state) < 0 ? "failed" : "silent");
+		return 1;
+	}
+	fprintf(stderr, "bench_policy: flow-log tap %s: %d subscriber\n", ep, pol.subscribers);
 	uint64_t hz = rte_get_tsc_hz();
 	cap_bursts = (size_t)(o->packets > (uint64_t)o->flows * o->new_passes
 				      ? o->packets
@@ -703,6 +828,8 @@ static int cmd_run(const struct opts *o, const char *prog)
 		if (one_scale(o, o->scales[s], hz, tap) != 0)
 			return 1;
 	}
+	atomic_store(&sub_stop, true);
+	pthread_join(sub_thread, NULL);
 	int linger = 0;
 	zmq_setsockopt(tap, ZMQ_LINGER, &linger, sizeof(linger));
 	zmq_close(tap);

@@ -12,7 +12,12 @@
 #      pass_through     policy_stage(NULL, ...), the baseline in the same run;
 #      established      packets of sessions whose verdict is cached;
 #      new_flows        the first packet of fresh sessions: pol_evaluate, and the flow record
-#                       on the tap as the policy process publishes it;
+#                       built and published on the tap as the policy process does it while
+#                       someone listens: a real ZeroMQ SUB subscriber (a thread of bench_policy)
+#                       is attached to the XPUB tap, its subscription counted as the policy
+#                       service counts it, and receives and checks every record; each run checks
+#                       that every new flow was logged and reports records_received and
+#                       records_dropped (at the tap's high-water mark, as the service drops);
 #      new_flows_no_tap the same without the flow record (evaluation alone);
 #    PODLANE_BENCH_RUNS (5) runs of each, interleaved; ns per packet from rte_get_tsc_hz();
 #    "rule_set": how many rules a new flow walks (mean, median, p90, max) and the share allowed;
@@ -347,6 +352,9 @@ for n in $SCALES; do
 		 cycles_added_per_packet: (["established", "new_flows", "new_flows_no_tap"] |
 			map({(.): ($cyc[.] - $cyc.pass_through | . * 100 | round / 100)}) | add),
 		 new_flow_to_established: ($cyc.new_flows / $cyc.established | . * 10 | round / 10),
+		 flow_records_per_run_median: {built: med("new_flows"; .flow_logs),
+			received: med("new_flows"; .records_received),
+			dropped: med("new_flows"; .records_dropped)},
 		 rules_walked_per_new_flow: $set.rules_walked_per_new_flow,
 		 allowed_fraction: $set.allowed_fraction, policies: $set.policies, pods: $set.pods,
 		 in_process_build_and_commit_ms_median: (med("build"; .build_and_commit_ms) | r3),
