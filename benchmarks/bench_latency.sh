@@ -49,7 +49,9 @@
 # First line: the conditions (offloads of every interface on both paths, via ethtool -k; rates,
 # message size, runs, seconds; machine; load average). Last: wall time.
 #   PODLANE_BENCH_RUNS (3), PODLANE_BENCH_SECONDS (3), PODLANE_BENCH_LOW_SECONDS (15),
-#   PODLANE_BENCH_LOW_RATE (10), PODLANE_BENCH_SIZE (64), PODLANE_BENCH_IPTABLES (legacy|nft)
+#   PODLANE_BENCH_LOW_RATE (10), PODLANE_BENCH_SIZE (64), PODLANE_BENCH_IPTABLES (legacy|nft),
+#   PODLANE_BENCH_IDLE_SPIN_US (podlane's pipeline.idle_spin_us), PODLANE_BENCH_FAST_PATH
+#   (true|false: pipeline.fast_path)
 . "$(dirname "$0")/../tests/services/services_lib.sh"
 . "$(dirname "$0")/bench_lib.sh"
 # shellcheck disable=SC2034 # read by node_lab_up
@@ -111,7 +113,13 @@ trap 'rc=$?; services_cleanup; bench_cleanup; cleanup_all $rc' EXIT
 # ---------------------------------------------------------------------------------------------
 # The podlane variant: as tests/services (directory datastore), pods 1 and 2, one service.
 log "podlane lab $PODLANE_LAB: up, podlane on node 1's uplink, two pods, one ClusterIP service"
-services_up
+# The hand-off settings under test (the defaults when unset): how long a stage polls before it
+# sleeps, and whether io-worker forwards established flows itself.
+PIPE_YAML="pipeline:"
+[ -z "${PODLANE_BENCH_IDLE_SPIN_US:-}" ] || PIPE_YAML+=$'\n'"  idle_spin_us: $PODLANE_BENCH_IDLE_SPIN_US"
+[ -z "${PODLANE_BENCH_FAST_PATH:-}" ] || PIPE_YAML+=$'\n'"  fast_path: $PODLANE_BENCH_FAST_PATH"
+[ "$PIPE_YAML" = "pipeline:" ] && PIPE_YAML=""
+services_up "$PIPE_YAML"
 add_pod 1
 add_pod 2
 apply_yaml lat "$(service_yaml lat ClusterIP $VIP 0)
@@ -194,7 +202,7 @@ node_links() { # NS: veth and tun links of a node namespace
 	offloads "${CNS[podlane]}" eth0 "podlane pod 1 (tun)"
 	offloads "${SNS[podlane]}" eth0 "podlane pod 2 (tun)"
 	for l in $(node_links "$NODE"); do offloads "$NODE" "$l" "podlane node"; done
-	offloads "$GW" "$(lab_gw_if 1)" "podlane lab gateway (node_lab_up turns tso, gso, tx off)"
+	offloads "$GW" "$(lab_gw_if 1)" "podlane lab gateway"
 	offloads "${CNS[kernel]}" eth0 "kernel pod 1 (veth)"
 	offloads "${SNS[kernel]}" eth0 "kernel pod 2 (veth)"
 	for l in $(node_links "$KNODE"); do offloads "$KNODE" "$l" "kernel node"; done
@@ -203,8 +211,10 @@ node_links() { # NS: veth and tun links of a node namespace
 jq -sc --argjson runs "$RUNS" --argjson secs "$SECS" --argjson lsecs "$LOW_SECS" \
 	--argjson rate "$LOW_RATE" --argjson size "$SIZE" --arg ipt "$IPT" \
 	--arg machine "$(bench_machine)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
-	--argjson others "$(pgrep -f '/podlane-supervisor -c ' | grep -cvx "$SUP_PID" || true)" '
+	--argjson others "$(pgrep -f '/podlane-supervisor -c ' | grep -cvx "$SUP_PID" || true)" \
+	--arg spin "${PODLANE_BENCH_IDLE_SPIN_US:-default}" --arg fast "${PODLANE_BENCH_FAST_PATH:-default}" '
 	{bench: "latency", conditions: {message_bytes: $size, runs: $runs,
+	 podlane_pipeline: {idle_spin_us: $spin, fast_path: $fast},
 	 load: {rate: "back to back, one request outstanding", seconds_per_run: $secs},
 	 low: {requests_per_second: $rate, seconds_per_run: $lsecs,
 		note: "podlane and kernel clients run at the same time, each in its own lab"},

@@ -83,6 +83,9 @@ struct pl_pkt_meta {
  * adjacency); without it a synthetic packet is only checked and TTL-decremented. Either way
  * io-worker's synthetic sink counts and frees it: synthetic traffic never leaves the node. */
 #define PL_META_F_SYNTH_ROUTE 0x04
+/* io-worker: a frame it made itself (ARP/ND answer or request), counted as L2 work, not as a
+ * transmitted packet of the pipeline. */
+#define PL_META_F_L2 0x08
 
 /* io-worker's synthetic port settings. io-worker is the only writer; they live in shared
  * memory so that a restarted io-worker resumes the traffic it was generating. */

@@ -83,5 +83,9 @@ bool ioworker_l2_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, u
 void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms);
 /* Ages the neighbour table. */
 void ioworker_l2_housekeeping(struct ioworker *w, uint64_t now_ms);
+/* Transmits what output queued on port p, or on every port, in one burst each; counts and
+ * frees. The main loop flushes after every round of work. */
+void ioworker_port_flush(struct ioworker *w, struct port *p);
+void ioworker_ports_flush(struct ioworker *w);
 
 #endif

@@ -88,12 +88,21 @@ static void count_l2(struct ioworker *w, struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
+/* Queues a frame on its port; a full queue is flushed first. */
+static void queue_tx(struct ioworker *w, struct port *p, struct rte_mbuf *m)
+{
+	if (!port_queue(p, m)) {
+		ioworker_port_flush(w, p);
+		port_queue(p, m);
+	}
+}
+
 /* Sends a frame io-worker made (a reply or a request) and counts it as L2 work. */
 static void send_l2(struct ioworker *w, struct port *p, struct rte_mbuf *m)
 {
 	w->local[PL_IOW_L2_HANDLED]++;
-	if (port_tx(p, &w->bufs, m) != 1) /* 1: the device took the buffer */
-		rte_pktmbuf_free(m);
+	pl_meta(m)->flags |= PL_META_F_L2;
+	queue_tx(w, p, m);
 }
 
 /* --- ARP --------------------------------------------------------------------------------- */
@@ -286,8 +295,8 @@ bool ioworker_l2_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, u
 	meta->flags = 0;
 	meta->nh_index = 0;
 	meta->session_id = 0;
-	if (p->kind == PORT_TUN)
-		return false;
+	if (p->obj.role == PL_ROLE_POD)
+		return false; /* a tun: IP only, no L2 */
 	if (rte_pktmbuf_data_len(m) < sizeof(*eth))
 		return false; /* router marks it malformed */
 	if (p->index == PL_IF_UPLINK && rte_is_unicast_ether_addr(&eth->dst_addr) &&
@@ -376,20 +385,39 @@ static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt)
 
 static void tx_and_free(struct ioworker *w, struct port *p, struct rte_mbuf *m)
 {
-	bool gso = pl_offload_gso(m);
-	uint64_t segmented = p->segmented;
-	int rc = port_tx(p, &w->bufs, m);
-	if (rc >= 0) {
-		w->local[PL_IOW_TX_PACKETS]++;
-		if (p->segmented != segmented)
-			w->local[PL_IOW_TX_SEGMENTED]++;
-		else if (gso)
-			w->local[PL_IOW_TX_SUPER_PACKETS]++;
-	} else {
-		w->local[PL_IOW_DROP(rc == -EMSGSIZE ? PL_DROP_TOO_BIG : PL_DROP_TX_ERROR)]++;
+	queue_tx(w, p, m);
+}
+
+void ioworker_port_flush(struct ioworker *w, struct port *p)
+{
+	struct rte_mbuf *sent[PORT_TXQ];
+	int res[PORT_TXQ];
+	unsigned int n = port_flush(p, &w->bufs, sent, res);
+	for (unsigned int i = 0; i < n; i++) {
+		if (pl_meta(sent[i])->flags & PL_META_F_L2) {
+			/* io-worker's own ARP/ND frame: counted as l2_handled when made */
+		} else if (res[i] >= 0) {
+			w->local[PL_IOW_TX_PACKETS]++;
+			if (res[i] == PORT_TX_SEGMENTED)
+				w->local[PL_IOW_TX_SEGMENTED]++;
+			else if (pl_offload_gso(sent[i]))
+				w->local[PL_IOW_TX_SUPER_PACKETS]++;
+		} else {
+			w->local[PL_IOW_DROP(
+				res[i] == -EMSGSIZE ? PL_DROP_TOO_BIG : PL_DROP_TX_ERROR)]++;
+		}
+		if (res[i] != PORT_TX_TAKEN)
+			rte_pktmbuf_free(sent[i]);
 	}
-	if (rc != 1) /* 1: the device took it */
-		rte_pktmbuf_free(m);
+}
+
+void ioworker_ports_flush(struct ioworker *w)
+{
+	for (unsigned int i = 0; i < w->n_ports; i++) {
+		struct port *p = w->ports[w->port_list[i]];
+		if (p && p->n_txq)
+			ioworker_port_flush(w, p);
+	}
 }
 
 static void drop(struct ioworker *w, struct rte_mbuf *m, enum pl_drop_reason r)
@@ -462,11 +490,11 @@ void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms)
 		drop(w, m, PL_DROP_NO_PORT);
 		return;
 	}
-	if (p->kind == PORT_AF_PACKET || p->kind == PORT_AF_XDP || p->kind == PORT_DPDK) {
+	if (tx_if == PL_IF_UPLINK) {
 		output_uplink(w, p, m, now_ms);
 		return;
 	}
-	if (p->kind == PORT_TAP) {
+	if (tx_if == PL_IF_HOST) {
 		struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		memcpy(eth->dst_addr.addr_bytes, w->host.mac, 6);
 		memcpy(eth->src_addr.addr_bytes, w->dp_mac, 6);

@@ -147,9 +147,7 @@ static unsigned int receive_all(struct ioworker *w, unsigned int burst)
 {
 	unsigned int n = 0;
 	struct port *up = w->ports[PL_IF_UPLINK];
-	if (up &&
-		(up->kind == PORT_AF_PACKET || up->kind == PORT_AF_XDP || up->kind == PORT_DPDK) &&
-		port_rx_ready(up))
+	if (up && up->ops->polled && port_rx_ready(up))
 		n += receive(w, up, burst);
 	/* One syscall a loop finds the ready tap and tun descriptors; none when there are none. */
 	if (w->n_ports == 0 || (w->n_ports == 1 && up))
@@ -158,8 +156,7 @@ static unsigned int receive_all(struct ioworker *w, unsigned int burst)
 	int k = epoll_wait(w->epfd, ev, EPOLL_BATCH, 0);
 	for (int i = 0; i < k; i++) {
 		struct port *p = ev[i].data.u32 < PL_IF_MAX ? w->ports[ev[i].data.u32] : NULL;
-		if (p && p->kind != PORT_AF_PACKET && p->kind != PORT_AF_XDP &&
-			p->kind != PORT_DPDK)
+		if (p && !p->ops->polled)
 			n += receive(w, p, burst);
 	}
 	return n;
@@ -206,7 +203,10 @@ static void run(struct ioworker *w)
 		uint64_t t0 = rte_rdtsc();
 		unsigned int n = drain_reclaim(w, burst);
 		n += sink(w, burst);
+		ioworker_ports_flush(
+			w); /* what the pipeline sent, before the fast path adds more */
 		n += receive_all(w, burst);
+		ioworker_ports_flush(w);
 		if (w->s.cfg.synthetic.enabled)
 			n += source(w, burst, t0);
 		uint64_t t1 = rte_rdtsc();

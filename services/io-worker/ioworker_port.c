@@ -113,59 +113,43 @@ static int dpdk_open(struct port *p)
 	return 0;
 }
 
-int port_open(struct port *p, const struct pl_obj_iface *o)
+/* Tun and tap: a virtio_net_hdr on every read and write, and what the kernel may hand us:
+ * partial checksums, TCP and (kernel >= 6.2) UDP super-packets. No TSO_ECN: the kernel
+ * segments the rare CWR-marked burst itself. */
+static int fd_offload(struct port *p)
 {
-	int rc;
-	memset(p, 0, sizeof(*p));
-	p->obj = *o;
-	p->index = o->index;
-	p->fd = -1;
-	switch (o->role) {
-	case PL_ROLE_UPLINK:
-		if (strcmp(o->driver, "af_xdp") == 0) {
-			p->kind = PORT_AF_XDP;
-			return port_xdp_open(p);
-		}
-		if (strcmp(o->driver, "dpdk") == 0) {
-			p->kind = PORT_DPDK;
-			return dpdk_open(p);
-		}
-		p->kind = PORT_AF_PACKET;
-		return afp_open(p);
-	case PL_ROLE_HOST:
-		p->kind = PORT_TAP;
-		rc = pl_nl_tuntap_open(o->name, IFF_TAP | IFF_VNET_HDR);
-		break;
-	case PL_ROLE_POD:
-		p->kind = PORT_TUN;
-		rc = pl_nl_pod_tun_open(o->netns, o->name, IFF_VNET_HDR);
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (rc < 0)
-		return rc;
-	p->fd = rc;
-	p->vnet = true;
-	/* What the kernel may hand us: partial checksums, TCP and (kernel >= 6.2) UDP
-	 * super-packets. No TSO_ECN: the kernel segments the rare CWR-marked burst itself. */
 	unsigned int off = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_USO4 | TUN_F_USO6;
 	if (ioctl(p->fd, TUNSETOFFLOAD, off) < 0 &&
 		ioctl(p->fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) {
-		rc = -errno;
+		int rc = -errno;
 		close(p->fd);
 		p->fd = -1;
 		return rc;
 	}
+	p->vnet = true;
 	return 0;
 }
 
-void port_close(struct port *p)
+static int tap_open(struct port *p)
 {
-	if (p->kind == PORT_AF_XDP) {
-		port_xdp_close(p);
-		return;
-	}
+	int rc = pl_nl_tuntap_open(p->obj.name, IFF_TAP | IFF_VNET_HDR);
+	if (rc < 0)
+		return rc;
+	p->fd = rc;
+	return fd_offload(p);
+}
+
+static int tun_open(struct port *p)
+{
+	int rc = pl_nl_pod_tun_open(p->obj.netns, p->obj.name, IFF_VNET_HDR);
+	if (rc < 0)
+		return rc;
+	p->fd = rc;
+	return fd_offload(p);
+}
+
+static void fd_close(struct port *p)
+{
 	if (p->ring)
 		munmap(p->ring, p->ring_size);
 	p->ring = NULL;
@@ -174,21 +158,71 @@ void port_close(struct port *p)
 	p->fd = -1;
 }
 
+static void dpdk_close(struct port *p)
+{
+	(void)p; /* the supervisor owns the ethdev */
+}
+
+static const struct port_ops afp_ops, xdp_ops, dpdk_ops, tap_ops, tun_ops;
+
+int port_open(struct port *p, const struct pl_obj_iface *o)
+{
+	memset(p, 0, sizeof(*p));
+	p->obj = *o;
+	p->index = o->index;
+	p->fd = -1;
+	switch (o->role) {
+	case PL_ROLE_UPLINK:
+		if (strcmp(o->driver, "af_xdp") == 0) {
+			p->kind = PORT_AF_XDP;
+			p->ops = &xdp_ops;
+		} else if (strcmp(o->driver, "dpdk") == 0) {
+			p->kind = PORT_DPDK;
+			p->ops = &dpdk_ops;
+		} else {
+			p->kind = PORT_AF_PACKET;
+			p->ops = &afp_ops;
+		}
+		break;
+	case PL_ROLE_HOST:
+		p->kind = PORT_TAP;
+		p->ops = &tap_ops;
+		break;
+	case PL_ROLE_POD:
+		p->kind = PORT_TUN;
+		p->ops = &tun_ops;
+		break;
+	default:
+		return -EINVAL;
+	}
+	return p->ops->open(p);
+}
+
+void port_close(struct port *p)
+{
+	p->ops->close(p);
+}
+
 static struct tpacket_block_desc *afp_block(const struct port *p, uint32_t i)
 {
 	return (struct tpacket_block_desc *)(p->ring + (size_t)i * p->block_size);
 }
 
-bool port_rx_ready(const struct port *p)
+static bool afp_rx_ready(const struct port *p)
 {
-	if (p->kind == PORT_AF_XDP)
-		return port_xdp_rx_ready(p);
-	if (p->kind == PORT_DPDK)
-		return true;
-	if (p->kind != PORT_AF_PACKET)
-		return true;
 	const struct tpacket_block_desc *bd = afp_block(p, p->cur_block);
 	return (__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
+}
+
+static bool always_ready(const struct port *p)
+{
+	(void)p; /* an fd in io-worker's epoll set, or a device without a descriptor */
+	return true;
+}
+
+bool port_rx_ready(const struct port *p)
+{
+	return p->ops->rx_ready(p);
 }
 
 /* Completes an L4 checksum the sender left to offload (TP_STATUS_CSUMNOTREADY: veth peers). */
@@ -385,108 +419,221 @@ static unsigned int fd_rx(struct port *p, struct port_bufs *b, struct rte_mbuf *
 	return got;
 }
 
+static unsigned int dpdk_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts,
+	unsigned int n, bool *alloc_fail)
+{
+	(void)b;
+	(void)alloc_fail;
+	uint16_t k = rte_eth_rx_burst(p->eth_port, 0, pkts, (uint16_t)n);
+	p->rx += k;
+	return k;
+}
+
+static unsigned int xdp_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts,
+	unsigned int n, bool *alloc_fail)
+{
+	return port_xdp_rx(p, b->small, pkts, n, alloc_fail);
+}
+
 unsigned int port_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts, unsigned int n,
 	bool *alloc_fail)
 {
-	if (p->kind == PORT_DPDK) {
-		uint16_t k = rte_eth_rx_burst(p->eth_port, 0, pkts, (uint16_t)n);
-		p->rx += k;
-		(void)alloc_fail;
-		return k;
-	}
-	if (p->fd < 0)
+	if (p->kind != PORT_DPDK && p->fd < 0)
 		return 0;
-	if (p->kind == PORT_AF_XDP)
-		return port_xdp_rx(p, b->small, pkts, n, alloc_fail);
-	return p->kind == PORT_AF_PACKET ? afp_rx(p, b, pkts, n, alloc_fail)
-					 : fd_rx(p, b, pkts, n, alloc_fail);
+	return p->ops->rx(p, b, pkts, n, alloc_fail);
 }
 
-/* One frame to a port that takes no super-packet and no partial checksum. */
-static int tx_plain(struct port *p, struct rte_mbuf *m)
+static void dpdk_tx(struct port *p, struct rte_mbuf **pkts, unsigned int n, int *res)
 {
-	if (p->kind == PORT_DPDK) {
-		if (rte_eth_tx_burst(p->eth_port, 0, &m, 1) != 1) {
-			p->tx_errors++;
-			return -ENOBUFS;
+	uint16_t k = rte_eth_tx_burst(p->eth_port, 0, pkts, (uint16_t)n);
+	for (unsigned int i = 0; i < n; i++)
+		res[i] = i < k ? PORT_TX_TAKEN : -ENOBUFS;
+	p->tx += k;
+	p->tx_errors += n - k;
+}
+
+/* The virtio_net_hdr + frame of m as two iovecs (strip: bytes the device does not get). */
+static void vnet_iov(
+	const struct rte_mbuf *m, size_t strip, struct virtio_net_hdr *vh, struct iovec *iov)
+{
+	pl_offload_to_vnet(m, vh, (uint32_t)strip);
+	iov[0] = (struct iovec){ .iov_base = vh, .iov_len = sizeof(*vh) };
+	iov[1] = (struct iovec){
+		.iov_base = rte_pktmbuf_mtod_offset(m, uint8_t *, strip),
+		.iov_len = rte_pktmbuf_data_len(m) - strip,
+	};
+}
+
+/* Tun and tap: one writev per frame (a tun has no batched write). */
+static void fd_tx(struct port *p, struct rte_mbuf **pkts, unsigned int n, int *res)
+{
+	size_t strip = p->kind == PORT_TUN ? sizeof(struct rte_ether_hdr) : 0;
+	for (unsigned int i = 0; i < n; i++) {
+		struct virtio_net_hdr vh;
+		struct iovec iov[2];
+		if (rte_pktmbuf_data_len(pkts[i]) <= strip) {
+			res[i] = -EINVAL;
+			continue;
 		}
-		p->tx++;
-		return 1;
+		vnet_iov(pkts[i], strip, &vh, iov);
+		if (writev(p->fd, iov, 2) < 0) {
+			res[i] = -errno;
+			p->tx_errors++;
+		} else {
+			res[i] = PORT_TX_SENT;
+			p->tx++;
+		}
 	}
-	return port_xdp_tx(p, m);
+}
+
+/* AF_PACKET: the whole burst in sendmmsg calls. */
+static void afp_tx(struct port *p, struct rte_mbuf **pkts, unsigned int n, int *res)
+{
+	struct virtio_net_hdr vh[PORT_TXQ];
+	struct iovec iov[PORT_TXQ][2];
+	struct mmsghdr mm[PORT_TXQ];
+	unsigned int k = 0;
+	for (unsigned int i = 0; i < n && k < PORT_TXQ; i++) {
+		if (p->vnet) {
+			vnet_iov(pkts[i], 0, &vh[k], iov[k]);
+		} else if (pl_offload_gso(pkts[i]) || pl_offload_csum_complete(pkts[i]) < 0) {
+			res[i] =
+				-EMSGSIZE; /* no PACKET_VNET_HDR (an old kernel): no super-packet */
+			p->tx_errors++;
+			continue;
+		} else {
+			iov[k][0] = (struct iovec){
+				.iov_base = rte_pktmbuf_mtod(pkts[i], void *),
+				.iov_len = rte_pktmbuf_data_len(pkts[i]),
+			};
+		}
+		mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = iov[k],
+						  .msg_iovlen = p->vnet ? 2 : 1 } };
+		res[i] = i; /* position in mm, resolved below */
+		k++;
+	}
+	int done[PORT_TXQ];
+	unsigned int at = 0;
+	while (at < k) {
+		int r = sendmmsg(p->fd, &mm[at], k - at, MSG_DONTWAIT);
+		if (r <= 0) {
+			done[at++] = r < 0 ? -errno : -EIO;
+			continue;
+		}
+		for (int j = 0; j < r; j++)
+			done[at++] = PORT_TX_SENT;
+	}
+	for (unsigned int i = 0, j = 0; i < n; i++) {
+		if (res[i] < 0)
+			continue;
+		res[i] = done[j++];
+		if (res[i] < 0)
+			p->tx_errors++;
+		else
+			p->tx++;
+	}
 }
 
 #define MAX_SEGMENTS 128
 
-/* A super-packet to a port without segmentation offload: cut here, each segment sent alone. */
-static int tx_segments(struct port *p, struct port_bufs *b, struct rte_mbuf *m)
+unsigned int port_flush(struct port *p, struct port_bufs *b, struct rte_mbuf **sent, int *res)
 {
-	struct rte_mbuf *segs[MAX_SEGMENTS];
-	int n = pl_offload_segment(m, b->small, segs, MAX_SEGMENTS);
-	if (n < 0) {
-		p->tx_errors++;
+	unsigned int n = p->n_txq;
+	p->n_txq = 0;
+	memcpy(sent, p->txq, n * sizeof(*sent));
+	if (n == 0)
+		return 0;
+	if (p->kind != PORT_DPDK && p->fd < 0) { /* closed meanwhile */
+		for (unsigned int i = 0; i < n; i++)
+			res[i] = -ENODEV;
 		return n;
 	}
-	p->segmented++;
-	int sent = 0;
-	for (int i = 0; i < n; i++) {
-		int rc = tx_plain(p, segs[i]);
-		if (rc >= 0)
-			sent++;
-		if (rc != 1)
-			rte_pktmbuf_free(segs[i]);
+	if (p->ops->offload) {
+		p->ops->tx(p, sent, n, res);
+		return n;
 	}
-	return sent ? 0 : -ENOBUFS;
+	/* A kind without offloads: checksums completed, super-packets cut, here. */
+	unsigned int i = 0;
+	while (i < n) {
+		unsigned int j = i;
+		while (j < n && !pl_offload_gso(sent[j])) {
+			if (pl_offload_csum_complete(sent[j]) < 0)
+				break;
+			j++;
+		}
+		if (j > i) { /* a run of ordinary frames: one burst */
+			p->ops->tx(p, &sent[i], j - i, &res[i]);
+			i = j;
+			continue;
+		}
+		struct rte_mbuf *segs[MAX_SEGMENTS];
+		int segres[MAX_SEGMENTS];
+		int k = pl_offload_gso(sent[i])
+				? pl_offload_segment(sent[i], b->small, segs, MAX_SEGMENTS)
+				: -EINVAL;
+		if (k < 0) {
+			res[i++] = k;
+			p->tx_errors++;
+			continue;
+		}
+		p->segmented++;
+		p->ops->tx(p, segs, (unsigned int)k, segres);
+		int ok = 0;
+		for (int s = 0; s < k; s++) {
+			ok += segres[s] >= 0;
+			if (segres[s] != PORT_TX_TAKEN)
+				rte_pktmbuf_free(segs[s]);
+		}
+		res[i++] = ok ? PORT_TX_SEGMENTED : -ENOBUFS;
+	}
+	return n;
 }
 
-int port_tx(struct port *p, struct port_bufs *b, struct rte_mbuf *m)
-{
-	const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
-	size_t len = rte_pktmbuf_data_len(m);
-	ssize_t w;
-	if (p->kind == PORT_DPDK || p->kind == PORT_AF_XDP) {
-		if (p->kind == PORT_AF_XDP && p->fd < 0)
-			return -ENODEV;
-		if (pl_offload_gso(m))
-			return tx_segments(p, b, m);
-		if (pl_offload_csum_complete(m) < 0) {
-			p->tx_errors++;
-			return -EINVAL;
-		}
-		return tx_plain(p, m);
-	}
-	if (p->fd < 0)
-		return -ENODEV;
-	size_t strip = p->kind == PORT_TUN ? sizeof(struct rte_ether_hdr) : 0;
-	if (len <= strip)
-		return -EINVAL;
-	if (!p->vnet) {
-		/* AF_PACKET without PACKET_VNET_HDR (an old kernel): no offload either way. */
-		if (pl_offload_gso(m)) {
-			p->tx_errors++;
-			return -EMSGSIZE;
-		}
-		if (pl_offload_csum_complete(m) < 0)
-			return -EINVAL;
-		w = send(p->fd, d, len, MSG_DONTWAIT);
-	} else {
-		struct virtio_net_hdr vh;
-		pl_offload_to_vnet(m, &vh, (uint32_t)strip);
-		struct iovec iov[2] = {
-			{ .iov_base = &vh, .iov_len = sizeof(vh) },
-			{ .iov_base = (void *)(d + strip), .iov_len = len - strip },
-		};
-		if (p->kind == PORT_AF_PACKET) {
-			struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-			w = sendmsg(p->fd, &mh, MSG_DONTWAIT);
-		} else {
-			w = writev(p->fd, iov, 2);
-		}
-	}
-	if (w < 0) {
-		p->tx_errors++;
-		return -errno;
-	}
-	p->tx++;
-	return 0;
-}
+static const struct port_ops afp_ops = {
+	.name = "af_packet",
+	.polled = true,
+	.offload = true,
+	.open = afp_open,
+	.close = fd_close,
+	.rx_ready = afp_rx_ready,
+	.rx = afp_rx,
+	.tx = afp_tx,
+};
+static const struct port_ops xdp_ops = {
+	.name = "af_xdp",
+	.polled = true,
+	.offload = false,
+	.open = port_xdp_open,
+	.close = port_xdp_close,
+	.rx_ready = port_xdp_rx_ready,
+	.rx = xdp_rx,
+	.tx = port_xdp_tx,
+};
+static const struct port_ops dpdk_ops = {
+	.name = "dpdk",
+	.polled = true,
+	.offload = false,
+	.open = dpdk_open,
+	.close = dpdk_close,
+	.rx_ready = always_ready,
+	.rx = dpdk_rx,
+	.tx = dpdk_tx,
+};
+static const struct port_ops tap_ops = {
+	.name = "tap",
+	.offload = true,
+	.open = tap_open,
+	.close = fd_close,
+	.rx_ready = always_ready,
+	.rx = fd_rx,
+	.tx = fd_tx,
+};
+static const struct port_ops tun_ops = {
+	.name = "tun",
+	.offload = true,
+	.open = tun_open,
+	.close = fd_close,
+	.rx_ready = always_ready,
+	.rx = fd_rx,
+	.tx = fd_tx,
+};

@@ -30,6 +30,23 @@ enum port_kind {
 };
 
 struct port_xdp;
+struct port;
+struct port_bufs;
+
+/* What a kind of port does, one table per kind (ioworker_port.c); callers never test kinds. */
+struct port_ops {
+	const char *name;
+	bool polled; /* an uplink kind: io-worker polls it every loop (not through epoll) */
+	bool offload; /* takes super-packets and partial checksums whole (virtio_net_hdr) */
+	int (*open)(struct port *p);
+	void (*close)(struct port *p);
+	/* May have frames to receive without blocking. */
+	bool (*rx_ready)(const struct port *p);
+	unsigned int (*rx)(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts,
+		unsigned int n, bool *alloc_fail);
+	/* Sends frames that need no offload it lacks; res[i] as for port_flush. */
+	void (*tx)(struct port *p, struct rte_mbuf **pkts, unsigned int n, int *res);
+};
 
 /* Buffers ports receive into: the 2 KB pool, the 64 KB pool for super-packets, and one big
  * buffer kept ready for the next read of a file-descriptor port (io-worker's, tagged so). */
@@ -39,9 +56,12 @@ struct port_bufs {
 	struct rte_mbuf *spare;
 };
 
+#define PORT_TXQ 64
+
 struct port {
 	uint16_t index;
 	uint8_t kind; /* enum port_kind */
+	const struct port_ops *ops;
 	struct pl_obj_iface obj; /* what the control plane says about it */
 	int fd;
 	/* AF_PACKET v3 RX ring */
@@ -59,6 +79,10 @@ struct port {
 	uint64_t rx, tx, rx_errors, tx_errors, truncated;
 	uint64_t bad_offload; /* received with a virtio_net_hdr that does not fit the frame */
 	uint64_t segmented; /* super-packets cut into segments in software for this port */
+	/* frames waiting for the next port_flush (one system call per burst where the kind
+	 * allows it: sendmmsg, one AF_XDP kick, one ethdev burst) */
+	struct rte_mbuf *txq[PORT_TXQ];
+	unsigned int n_txq;
 	uint64_t kernel_drops; /* AF_XDP: last XDP_STATISTICS rx_dropped seen */
 };
 
@@ -73,10 +97,22 @@ void port_close(struct port *p);
  * bad_offload, oversized ones in truncated. */
 unsigned int port_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts, unsigned int n,
 	bool *alloc_fail);
-/* Transmits one frame (a super-packet as one, or as segments from b->small where the port
- * cannot take it whole). 0: sent, the mbuf stays with the caller; 1: sent, the device took the
- * mbuf (DPDK ethdev: it frees it); -errno: not sent, the mbuf stays with the caller. */
-int port_tx(struct port *p, struct port_bufs *b, struct rte_mbuf *m);
+/* Results of a transmission, per frame. */
+#define PORT_TX_SENT 0 /* sent; the mbuf stays with the caller */
+#define PORT_TX_TAKEN 1 /* sent; the device took the mbuf (DPDK ethdev frees it) */
+#define PORT_TX_SEGMENTED 2 /* sent as segments cut in software; the mbuf stays with the caller */
+/* Queues a frame for the port's next flush; false when the queue is full (flush first). */
+static inline bool port_queue(struct port *p, struct rte_mbuf *m)
+{
+	if (p->n_txq == PORT_TXQ)
+		return false;
+	p->txq[p->n_txq++] = m;
+	return true;
+}
+/* Transmits the queued frames in one burst (a super-packet whole, or as segments from b->small
+ * where the kind cannot take it); res[i] is PORT_TX_* or -errno (not sent, the mbuf stays with
+ * the caller) for txq[i]. Returns how many there were; the queue is empty afterwards. */
+unsigned int port_flush(struct port *p, struct port_bufs *b, struct rte_mbuf **sent, int *res);
 /* True when the port may have frames to receive without blocking. */
 bool port_rx_ready(const struct port *p);
 
@@ -86,7 +122,7 @@ void port_xdp_close(struct port *p);
 bool port_xdp_rx_ready(const struct port *p);
 unsigned int port_xdp_rx(struct port *p, struct rte_mempool *mp, struct rte_mbuf **pkts,
 	unsigned int n, bool *alloc_fail);
-int port_xdp_tx(struct port *p, struct rte_mbuf *m);
+void port_xdp_tx(struct port *p, struct rte_mbuf **pkts, unsigned int n, int *res);
 /* Frames the kernel dropped before the socket could take them (XDP_STATISTICS rx_dropped). */
 uint64_t port_xdp_kernel_drops(const struct port *p);
 

@@ -150,31 +150,45 @@ static void reclaim_tx(struct port_xdp *x)
 	xsk_ring_cons__release(&x->cq, k);
 }
 
-int port_xdp_tx(struct port *p, struct rte_mbuf *m)
+void port_xdp_tx(struct port *p, struct rte_mbuf **pkts, unsigned int n, int *res)
 {
 	struct port_xdp *x = p->xdp;
-	uint32_t len = rte_pktmbuf_data_len(m), idx;
-	if (len > XDP_FRAME_SIZE)
-		return -EMSGSIZE;
+	uint32_t idx = 0;
+	unsigned int fit = 0;
+	for (unsigned int i = 0; i < n; i++)
+		fit += rte_pktmbuf_data_len(pkts[i]) <= XDP_FRAME_SIZE;
 	reclaim_tx(x);
-	if (x->n_tx_free == 0 || xsk_ring_prod__reserve(&x->tx, 1, &idx) != 1) {
-		/* Nudge the kernel to complete what it has, then report the drop. */
-		sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0);
-		p->tx_errors++;
-		return -ENOBUFS;
+	if (fit > x->n_tx_free)
+		fit = x->n_tx_free;
+	unsigned int k = fit ? xsk_ring_prod__reserve(&x->tx, fit, &idx) : 0;
+	unsigned int used = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t len = rte_pktmbuf_data_len(pkts[i]);
+		if (len > XDP_FRAME_SIZE) {
+			res[i] = -EMSGSIZE;
+			p->tx_errors++;
+			continue;
+		}
+		if (used == k) {
+			res[i] = -ENOBUFS;
+			p->tx_errors++;
+			continue;
+		}
+		uint64_t addr = x->tx_free[--x->n_tx_free];
+		memcpy(xsk_umem__get_data(x->area, addr), rte_pktmbuf_mtod(pkts[i], void *), len);
+		struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->tx, idx + used);
+		d->addr = addr;
+		d->len = len;
+		used++;
+		res[i] = 0;
+		p->tx++;
 	}
-	uint64_t addr = x->tx_free[--x->n_tx_free];
-	memcpy(xsk_umem__get_data(x->area, addr), rte_pktmbuf_mtod(m, void *), len);
-	struct xdp_desc *d = xsk_ring_prod__tx_desc(&x->tx, idx);
-	d->addr = addr;
-	d->len = len;
-	xsk_ring_prod__submit(&x->tx, 1);
-	/* Copy mode needs a kick for every batch; one per frame keeps latency low. */
-	if (sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 && errno != EAGAIN &&
-		errno != EBUSY && errno != ENOBUFS)
+	if (used)
+		xsk_ring_prod__submit(&x->tx, used);
+	/* Copy mode sends on a kick: one per burst (also to complete what waits when full). */
+	if (n && sendto(xsk_socket__fd(x->xsk), NULL, 0, MSG_DONTWAIT, NULL, 0) < 0 &&
+		errno != EAGAIN && errno != EBUSY && errno != ENOBUFS)
 		p->tx_errors++;
-	p->tx++;
-	return 0;
 }
 
 uint64_t port_xdp_kernel_drops(const struct port *p)
