@@ -27,6 +27,23 @@ expect() { # DESCRIPTION PATTERN PING-ARGS...
 	grep -qE "$pattern" <<<"$out" || fail "$what: expected /$pattern/, ping said: $out"
 	log "ok: $what: $(grep -E "$pattern" <<<"$out" | head -1)"
 }
+# A super-packet is judged by its segments: a UDP GSO burst of 1450-byte datagrams (1478 bytes
+# on the wire, DF) reaches io-worker whole (USO on the pod's tun) and router answers with
+# fragmentation needed / packet too big for the 1400-byte uplink, which the pod's kernel learns.
+gso_pmtu() { # DST FAMILY-FLAG
+	ip netns exec "$P1" /usr/bin/python3 "$(dirname "$0")/udp_gso_send.py" "$1" 1450 8 2>/dev/null
+	ip netns exec "$P1" ip $2 route get "$1" | grep -q "mtu 1400"
+}
+c0=$(ctl -s io-worker -j counters/show)
+wait_for 10 "UDP GSO burst -> frag needed (v4)" gso_pmtu "$GW4" -4 || fail "pod did not learn PMTU 1400 from a UDP GSO burst (v4)"
+wait_for 10 "UDP GSO burst -> packet too big (v6)" gso_pmtu "$GW6" -6 || fail "pod did not learn PMTU 1400 from a UDP GSO burst (v6)"
+c1=$(ctl -s io-worker -j counters/show)
+[ "$(jq .rx_super_packets <<<"$c1")" -gt "$(jq .rx_super_packets <<<"$c0")" ] || fail "the bursts did not arrive as super-packets"
+log "ok: UDP GSO bursts over the path MTU: the pod learnt mtu 1400 ($(($(jq .rx_super_packets <<<"$c1") - $(jq .rx_super_packets <<<"$c0"))) super-packets in)"
+# Forget what was learnt, so that the pings below meet the MTU afresh.
+ip netns exec "$P1" ip route flush cache
+ip netns exec "$P1" ip -6 route flush cache
+
 expect "TTL 1 -> time exceeded (v4)" "From $NODE4 .*Time to live exceeded" -t 1 "$GW4"
 expect "hop limit 1 -> time exceeded (v6)" "From $NODE6 .*Time exceeded: Hop limit" -6 -t 1 "$GW6"
 expect "DF over the MTU -> fragmentation needed (v4)" "From $NODE4 .*Frag needed and DF set \\(mtu = 1400\\)" -M do -s 1450 "$GW4"
