@@ -102,7 +102,7 @@ struct pl_synth_state {
 	uint32_t dst_ip; /* destination address, host order (0: 198.19.0.1) */
 	uint16_t dst_port; /* destination UDP port (0: 9) */
 	uint8_t route; /* 1: frames carry PL_META_F_SYNTH_ROUTE */
-	uint8_t pad_;
+	uint8_t fast; /* 1: frames are offered to io-worker's fast path first, as a port's are */
 	uint64_t sunk; /* synthetic packets back at io-worker (sent to the sink or dropped) */
 	uint64_t first_tsc; /* io-worker's TSC when it began generating (before the first alloc) */
 	uint64_t last_sink_tsc; /* io-worker's TSC after the last synthetic packet was freed */

@@ -83,7 +83,27 @@ static void enqueue(
 	}
 }
 
-/* Receives from the synthetic port into the pipeline. */
+/* Forwards n received packets (L2 done, owned by io-worker): each one the fast path takes (when
+ * `fast` and it is ready) leaves here; the rest enter the pipeline in order, each with its
+ * session's ticket, so a flow's later packets do not overtake them. Returns how many the fast
+ * path took. Shared by the ports (receive) and the synthetic port (source, synth fast=1). */
+static unsigned int forward(struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, bool fast)
+{
+	unsigned int k = 0;
+	uint32_t sess[IOW_MAX_BURST];
+	fast = fast && ioworker_fast_ready(w);
+	for (unsigned int i = 0; i < n; i++) {
+		sess[k] = PL_CT_NIL;
+		if (fast && ioworker_fast_forward(w, pkts[i], now_ms_cached, &sess[k]))
+			continue;
+		pkts[k++] = pkts[i];
+	}
+	enqueue(w, pkts, k, sess);
+	return n - k;
+}
+
+/* Receives from the synthetic port: into the pipeline, or (synth fast=1) through forward() as a
+ * port's packets are, the fast path's ones counted back at the synthetic sink right away. */
 static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_tsc)
 {
 	struct rte_mbuf *pkts[IOW_MAX_BURST];
@@ -105,11 +125,19 @@ static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_
 		w->synth.st->active = 0;
 		PL_INFO("synth", "source done: %lu packets", (unsigned long)w->synth.st->generated);
 	}
-	enqueue(w, pkts, n, NULL);
+	if (!w->synth.st->fast) {
+		enqueue(w, pkts, n, NULL);
+		return n;
+	}
+	/* The fast path hands its packets to L2 output, whose synthetic sink counts (tx_packets)
+	 * and frees them, as sink() does for the pipeline's: count them back here. */
+	unsigned int taken = forward(w, pkts, n, true);
+	if (taken)
+		ioworker_synth_sunk(&w->synth, taken, rte_rdtsc());
 	return n;
 }
 
-/* Receives one burst from a port; L2 frames are handled here, the rest enter the pipeline. */
+/* Receives one burst from a port; L2 frames are handled here, the rest are forwarded. */
 static unsigned int receive(struct ioworker *w, struct port *p, unsigned int burst)
 {
 	struct rte_mbuf *pkts[IOW_MAX_BURST];
@@ -126,20 +154,15 @@ static unsigned int receive(struct ioworker *w, struct port *p, unsigned int bur
 	if (alloc_fail)
 		w->local[PL_IOW_ALLOC_FAILS]++;
 	unsigned int k = 0;
-	uint32_t sess[IOW_MAX_BURST];
-	bool fast = ioworker_fast_ready(w);
 	for (unsigned int i = 0; i < n; i++) {
 		pl_meta(pkts[i])->owner = PL_SVC_IO_WORKER;
 		if (pl_offload_gso(pkts[i]))
 			w->local[PL_IOW_RX_SUPER_PACKETS]++;
 		if (ioworker_l2_input(w, p, pkts[i], now_ms_cached))
 			continue;
-		sess[k] = PL_CT_NIL;
-		if (fast && ioworker_fast_forward(w, pkts[i], now_ms_cached, &sess[k]))
-			continue;
 		pkts[k++] = pkts[i];
 	}
-	enqueue(w, pkts, k, sess);
+	forward(w, pkts, k, true);
 	return n;
 }
 

@@ -153,10 +153,17 @@ static int cmd_start(struct pl_admin_reply *r, int argc, const char *const *argv
 		const char *key;
 		uint64_t max;
 	} keys[] = {
-		{ "count", UINT64_MAX / 2 }, { "pps", 1000000000 }, { "backpressure", 1 },
-		{ "ttl1_every", UINT32_MAX }, { "bad_csum_every", UINT32_MAX }, { "flows", 65535 },
-		{ "frame_size", 1500 }, { "dport", 65535 }, { "route", 1 },
+		{ "count", UINT64_MAX / 2 },
+		{ "pps", 1000000000 },
+		{ "backpressure", 1 },
+		{ "ttl1_every", UINT32_MAX },
+		{ "bad_csum_every", UINT32_MAX },
+		{ "flows", 65535 },
+		{ "frame_size", 1500 },
+		{ "dport", 65535 },
+		{ "route", 1 },
 		{ "dst", 0 }, /* an IPv4 address */
+		{ "fast", 1 },
 	};
 	for (int i = 1; i < argc; i++) {
 		const char *eq = strchr(argv[i], '=');
@@ -171,7 +178,7 @@ static int cmd_start(struct pl_admin_reply *r, int argc, const char *const *argv
 		if (k == sizeof(keys) / sizeof(keys[0]))
 			return pl_admin_error(r, EINVAL,
 				"unknown key in '%s' (count, pps, backpressure, ttl1_every, "
-				"bad_csum_every, flows, frame_size, dport, route, dst)",
+				"bad_csum_every, flows, frame_size, dport, route, dst, fast)",
 				argv[i]);
 		if (k == 9) {
 			struct in_addr a;
@@ -209,6 +216,9 @@ static int cmd_start(struct pl_admin_reply *r, int argc, const char *const *argv
 		case 8:
 			st.route = (uint8_t)v;
 			break;
+		case 10:
+			st.fast = (uint8_t)v;
+			break;
 		default:
 			st.frame_size = (uint32_t)v;
 		}
@@ -223,8 +233,10 @@ static int cmd_start(struct pl_admin_reply *r, int argc, const char *const *argv
 	g->tokens = 0;
 	g->last_tsc = rte_rdtsc();
 	__atomic_store_n(&g->st->active, 1, __ATOMIC_RELEASE);
-	PL_INFO("synth", "source started: count=%" PRIu64 " pps=%" PRIu64 " backpressure=%u",
-		st.count, st.pps, st.backpressure);
+	PL_INFO("synth",
+		"source started: count=%" PRIu64 " pps=%" PRIu64
+		" backpressure=%u route=%u fast=%u",
+		st.count, st.pps, st.backpressure, st.route, st.fast);
 	pl_admin_printf(r, "started\n");
 	return 0;
 }
@@ -265,6 +277,7 @@ static int cmd_show(struct pl_admin_reply *r, int argc, const char *const *argv,
 	json_object_object_add(
 		o, "dport", json_object_new_uint64(st->dst_port ? st->dst_port : SYNTH_DST_PORT));
 	json_object_object_add(o, "route", json_object_new_boolean(st->route));
+	json_object_object_add(o, "fast", json_object_new_boolean(st->fast));
 	json_object_object_add(o, "sunk", json_object_new_uint64(st->sunk));
 	json_object_object_add(o, "first_tsc", json_object_new_uint64(st->first_tsc));
 	json_object_object_add(o, "last_sink_tsc", json_object_new_uint64(st->last_sink_tsc));
@@ -276,7 +289,7 @@ int ioworker_synth_register(struct ioworker_synth *g, struct pl_admin *admin)
 {
 	int rc = pl_admin_register(admin, "synth/start",
 		"[count=N] [pps=R] [backpressure=0|1] [ttl1_every=K] [bad_csum_every=K] [flows=F] "
-		"[frame_size=B] [dst=IPV4] [dport=P] [route=0|1]",
+		"[frame_size=B] [dst=IPV4] [dport=P] [route=0|1] [fast=0|1]",
 		"Start the synthetic source", cmd_start, g);
 	if (rc == 0)
 		rc = pl_admin_register(

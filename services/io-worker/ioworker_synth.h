@@ -2,7 +2,8 @@
 /* io-worker's synthetic port: a built-in source of IPv4/UDP frames (64 bytes unless told; from
  * 198.18.0.1, `flows` source ports, to 198.19.0.1:9 or to dst=/dport=; rate-limited or
  * lossless-with-backpressure, with optional TTL-1 and bad-checksum frames; route=1 has router
- * route them) and the sink that "transmits" what the pipeline hands back. It lets the whole
+ * route them; fast=1 offers them to io-worker's fast path first, as a port's packets are) and
+ * the sink that "transmits" what the pipeline hands back. It lets the whole
  * pipeline carry traffic with no real interface, for tests, the demo and benchmarks. Its settings live in shared memory so a
  * restarted io-worker resumes them. */
 #ifndef IOWORKER_SYNTH_H
