@@ -27,7 +27,15 @@ struct iow_fast {
 	uint32_t n_ticket;
 	uint64_t handed; /* packets handed to the pipeline */
 	uint64_t returned; /* packets that came back from it (sink, reclaim) */
+	/* Packets ready for the fast path that wait for their flow's earlier packets to leave
+	 * the pipeline (FIFO, IOW_FAST_HOLD at most), and per session how many are held. */
+	struct rte_mbuf **hold;
+	uint32_t *hold_sess;
+	uint32_t hold_head, n_hold;
+	uint16_t *held;
 };
+
+#define IOW_FAST_HOLD 1024
 
 struct ioworker {
 	struct pl_service s;
@@ -67,11 +75,23 @@ struct pol_sess;
 void ioworker_fast_attach(struct ioworker *w);
 /* True when every table is there and the fast path is configured on. */
 bool ioworker_fast_ready(const struct ioworker *w);
-/* Forwards m (received, L2 done) on the stages' cached decisions and returns true, or returns
- * false and leaves m untouched for the pipeline; *sess is then its session index if it has one
+/* Offers m (received, L2 done) to the fast path. IOW_FAST_SENT: forwarded on the stages' cached
+ * decisions; IOW_FAST_HELD: kept until its flow's earlier packets have left the pipeline;
+ * IOW_FAST_SLOW: untouched, for the pipeline, *sess then its session index if it has one
  * (PL_CT_NIL if not), for ordering. */
-bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess);
+#define IOW_FAST_SLOW 0
+#define IOW_FAST_SENT 1
+#define IOW_FAST_HELD 2
+int ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess);
+/* Sends (fast, or into the pipeline if a cache changed meanwhile) the held packets whose
+ * flows' earlier packets have come back. Returns how many left the hold. */
+unsigned int ioworker_fast_release(struct ioworker *w, uint64_t now_ms);
 void ioworker_fast_fini(struct ioworker *w);
+
+/* ioworker_main.c: hands n packets to the pipeline (sess[i]: packet i's session or PL_CT_NIL;
+ * sess may be NULL); what does not fit is dropped and counted. */
+void ioworker_pipeline_enqueue(
+	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, const uint32_t *sess);
 
 /* ioworker_l2.c */
 /* Looks at a received frame: handles ARP/ND locally (and frees the frame) or returns false

@@ -19,13 +19,18 @@
  *
  * Order: a flow's packets still in the pipeline leave before any of its packets takes the fast
  * path. io-worker numbers what it hands to the pipeline and counts what comes back (in order:
- * one path, FIFO rings); a session whose last pipeline packet has not come back stays slow. */
+ * one path, FIFO rings). A packet that could take the fast path while its session's last
+ * pipeline packet has not come back is HELD (FIFO, IOW_FAST_HOLD packets at most) and sent when
+ * it has, after checking the caches again; while a session has held packets, its new packets
+ * queue behind them. (Sending them into the pipeline instead would renew the wait forever for
+ * a flow that keeps the pipeline busy.) A full hold sends packets the slow way. */
 #include "ioworker.h"
 
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_memzone.h>
@@ -51,10 +56,17 @@ void ioworker_fast_attach(struct ioworker *w)
 	if (!f->ct.t && pl_ct_attach(&f->ct) < 0)
 		f->ct.t = NULL;
 	if (f->ct.t && !f->ticket) {
-		f->n_ticket = f->ct.t->capacity;
-		f->ticket = calloc(f->n_ticket, sizeof(*f->ticket));
-		if (!f->ticket)
-			f->n_ticket = 0;
+		uint32_t cap = f->ct.t->capacity;
+		f->ticket = calloc(cap, sizeof(*f->ticket));
+		f->held = calloc(cap, sizeof(*f->held));
+		f->hold = calloc(IOW_FAST_HOLD, sizeof(*f->hold));
+		f->hold_sess = calloc(IOW_FAST_HOLD, sizeof(*f->hold_sess));
+		if (f->ticket && f->held && f->hold && f->hold_sess) {
+			f->n_ticket = cap;
+		} else {
+			ioworker_fast_fini(w);
+			PL_WARN("fast", "out of memory for %u sessions: fast path off", cap);
+		}
 	}
 	if (!f->rtc) {
 		const struct rte_memzone *mz = rte_memzone_lookup(PL_RTC_MZ_NAME);
@@ -124,14 +136,27 @@ static bool cached_route(const struct ioworker *w, uint32_t idx, int dir, uint8_
 	       memcmp(out->dst, dst, family == AF_INET ? 4 : 16) == 0;
 }
 
-bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess)
+static void hold(struct iow_fast *f, struct rte_mbuf *m, uint32_t idx)
+{
+	uint32_t tail = (f->hold_head + f->n_hold) % IOW_FAST_HOLD;
+	f->hold[tail] = m;
+	f->hold_sess[tail] = idx;
+	f->n_hold++;
+	f->held[idx]++;
+}
+
+#define FAST_WAIT 3 /* from the hold: still waiting, leave it first in line */
+
+/* from_hold: m is the oldest held packet of its session, being released. */
+static int try_forward(
+	struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess, bool from_hold)
 {
 	struct iow_fast *f = &w->fast;
 	*sess = PL_CT_NIL;
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len = m->data_len;
 	if (m->nb_segs != 1 || len < RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr))
-		return false;
+		return IOW_FAST_SLOW;
 	uint16_t et = ((struct rte_ether_hdr *)d)->ether_type;
 	uint8_t *l3 = d + RTE_ETHER_HDR_LEN, *l4, proto, family, *src, *dst, *ttl;
 	uint32_t l3_len, l4_len;
@@ -143,7 +168,7 @@ bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_
 			(ip->fragment_offset &
 				RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) ||
 			rte_raw_cksum(ip, sizeof(*ip)) != 0xffff)
-			return false;
+			return IOW_FAST_SLOW;
 		family = AF_INET;
 		proto = ip->next_proto_id;
 		src = (uint8_t *)&ip->src_addr;
@@ -154,11 +179,11 @@ bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_
 	} else if (et == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
 		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)l3;
 		if (len < RTE_ETHER_HDR_LEN + sizeof(*ip) || (l3[0] >> 4) != 6)
-			return false;
+			return IOW_FAST_SLOW;
 		l4_len = rte_be_to_cpu_16(ip->payload_len);
 		l3_len = sizeof(*ip) + l4_len;
 		if (RTE_ETHER_HDR_LEN + l3_len > len || l4_len < 8)
-			return false;
+			return IOW_FAST_SLOW;
 		family = AF_INET6;
 		proto = ip->proto;
 		src = ip->src_addr;
@@ -167,9 +192,9 @@ bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_
 		l4 = l3 + sizeof(*ip);
 		/* Link-local destinations stay on their link: router drops them. */
 		if (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80)
-			return false;
+			return IOW_FAST_SLOW;
 	} else {
-		return false;
+		return IOW_FAST_SLOW;
 	}
 	uint16_t *csum;
 	bool state_change = false; /* SYN, FIN, RST: nat-lb must see it */
@@ -177,7 +202,7 @@ bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_
 		const struct rte_tcp_hdr *t = (const struct rte_tcp_hdr *)l4;
 		if (l4_len < sizeof(*t) || (t->data_off >> 4) < 5 ||
 			(uint32_t)(t->data_off >> 4) * 4 > l4_len)
-			return false;
+			return IOW_FAST_SLOW;
 		state_change = (t->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) != 0;
 		csum = (uint16_t *)(l4 + offsetof(struct rte_tcp_hdr, cksum));
 	} else if (proto == IPPROTO_UDP) {
@@ -185,7 +210,7 @@ bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_
 		if (family == AF_INET && *csum == 0)
 			csum = NULL; /* no checksum to keep */
 	} else {
-		return false;
+		return IOW_FAST_SLOW;
 	}
 	uint16_t *ports = (uint16_t *)l4;
 	size_t alen = family == AF_INET ? 4 : 16;
@@ -202,15 +227,22 @@ bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_
 	int dir;
 	uint32_t idx = pl_ct_read(&f->ct, &k, &dir, &s);
 	if (idx == PL_CT_NIL || idx >= f->n_ticket)
-		return false;
+		return IOW_FAST_SLOW;
 	*sess = idx; /* even when it goes slow: later packets wait for it */
-	if (state_change || f->ticket[idx] > f->returned)
-		return false; /* its packets are still in the pipeline */
+	if (!from_hold && f->held[idx]) {
+		/* Behind its session's held packets, whatever it is: order first. */
+		if (f->n_hold == IOW_FAST_HOLD || f->held[idx] == UINT16_MAX)
+			return IOW_FAST_SLOW;
+		hold(f, m, idx);
+		return IOW_FAST_HELD;
+	}
+	if (state_change)
+		return IOW_FAST_SLOW;
 	if ((s.state != PL_CT_TCP_EST && s.state != PL_CT_UDP) ||
 		s.expires_ms < now_ms + FAST_REFRESH_MS)
-		return false;
+		return IOW_FAST_SLOW;
 	if (!verdict_allows(f, idx, &s))
-		return false;
+		return IOW_FAST_SLOW;
 	/* The translation nat-lb applies in this direction. */
 	const struct pl_ct_key *t = &s.key[dir == 0 ? 1 : 0];
 	bool nat = (s.flags & (PL_CT_F_DNAT | PL_CT_F_SNAT)) != 0;
@@ -219,17 +251,26 @@ bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_
 	struct pl_pkt_meta *meta = pl_meta(m);
 	bool from_host = meta->rx_if == PL_IF_HOST;
 	if (!cached_route(w, idx, dir, family, ndst, from_host, &r))
-		return false;
+		return IOW_FAST_SLOW;
 	const struct pl_adj *a = &w->adj->adj[r.nh_index];
 	uint8_t kind = __atomic_load_n(&a->kind, __ATOMIC_ACQUIRE);
 	if (kind == PL_ADJ_NONE || kind == PL_ADJ_DROP || a->family != family)
-		return false;
+		return IOW_FAST_SLOW;
 	bool forward = kind != PL_ADJ_LOCAL && !from_host;
 	if (forward && *ttl <= 1)
-		return false;
+		return IOW_FAST_SLOW;
 	uint32_t wire = pl_offload_gso(m) ? pl_offload_seg_l3_len(m) : l3_len;
 	if (a->mtu && wire > a->mtu)
-		return false;
+		return IOW_FAST_SLOW;
+	if (f->ticket[idx] > f->returned) {
+		/* Its flow's earlier packets are still in the pipeline: wait for them. */
+		if (from_hold)
+			return FAST_WAIT;
+		if (f->n_hold == IOW_FAST_HOLD || f->held[idx] == UINT16_MAX)
+			return IOW_FAST_SLOW;
+		hold(f, m, idx);
+		return IOW_FAST_HELD;
+	}
 
 	/* Decided: rewrite, age, hand to L2 output. */
 	uint16_t *ip4_csum =
@@ -252,13 +293,57 @@ bool ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_
 	meta->session_id = idx + 1;
 	meta->flags = (uint8_t)((meta->flags & ~PL_META_F_REPLY) | (dir ? PL_META_F_REPLY : 0));
 	w->local[PL_IOW_FAST_PATH]++;
+	if (meta->rx_if == PL_IF_SYNTH) /* the synthetic sink counts it as the pipeline's */
+		ioworker_synth_sunk(&w->synth, 1, rte_rdtsc());
 	ioworker_l2_output(w, m, now_ms);
-	return true;
+	return IOW_FAST_SENT;
+}
+
+int ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess)
+{
+	return try_forward(w, m, now_ms, sess, false);
+}
+
+unsigned int ioworker_fast_release(struct ioworker *w, uint64_t now_ms)
+{
+	struct iow_fast *f = &w->fast;
+	unsigned int n = 0;
+	while (f->n_hold) {
+		uint32_t at = f->hold_head, idx = f->hold_sess[at];
+		if (f->ticket[idx] > f->returned)
+			break; /* FIFO: the rest waits behind it */
+		struct rte_mbuf *m = f->hold[at];
+		uint32_t sess = PL_CT_NIL;
+		int r = ioworker_fast_ready(w) ? try_forward(w, m, now_ms, &sess, true)
+					       : IOW_FAST_SLOW;
+		if (r == FAST_WAIT)
+			break;
+		f->hold_head = (at + 1) % IOW_FAST_HOLD;
+		f->n_hold--;
+		f->held[idx]--;
+		n++;
+		if (r == IOW_FAST_SLOW) /* a cache changed while it waited: the stages decide */
+			ioworker_pipeline_enqueue(w, &m, 1, &idx);
+	}
+	return n;
 }
 
 void ioworker_fast_fini(struct ioworker *w)
 {
-	free(w->fast.ticket);
-	w->fast.ticket = NULL;
-	w->fast.n_ticket = 0;
+	struct iow_fast *f = &w->fast;
+	/* Held packets stay tagged with io-worker: freed here, or reclaimed after a crash. */
+	while (f->n_hold && f->hold) {
+		rte_pktmbuf_free(f->hold[f->hold_head]);
+		f->hold_head = (f->hold_head + 1) % IOW_FAST_HOLD;
+		f->n_hold--;
+	}
+	free(f->ticket);
+	free(f->held);
+	free(f->hold);
+	free(f->hold_sess);
+	f->ticket = NULL;
+	f->held = NULL;
+	f->hold = NULL;
+	f->hold_sess = NULL;
+	f->n_ticket = 0;
 }

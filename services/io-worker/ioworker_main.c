@@ -63,7 +63,7 @@ static unsigned int sink(struct ioworker *w, unsigned int burst)
 /* Hands received packets to nat-lb; what does not fit is dropped and counted. sess[i] (may be
  * NULL) is packet i's session, if known: its ticket keeps the flow off the fast path until the
  * packet has come back. */
-static void enqueue(
+void ioworker_pipeline_enqueue(
 	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, const uint32_t *sess)
 {
 	struct rte_ring *out = w->dp.rings[PL_RING_IO_TO_NATLB];
@@ -94,11 +94,12 @@ static unsigned int forward(struct ioworker *w, struct rte_mbuf **pkts, unsigned
 	fast = fast && ioworker_fast_ready(w);
 	for (unsigned int i = 0; i < n; i++) {
 		sess[k] = PL_CT_NIL;
-		if (fast && ioworker_fast_forward(w, pkts[i], now_ms_cached, &sess[k]))
+		if (fast &&
+			ioworker_fast_forward(w, pkts[i], now_ms_cached, &sess[k]) != IOW_FAST_SLOW)
 			continue;
 		pkts[k++] = pkts[i];
 	}
-	enqueue(w, pkts, k, sess);
+	ioworker_pipeline_enqueue(w, pkts, k, sess);
 	return n - k;
 }
 
@@ -126,14 +127,14 @@ static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_
 		PL_INFO("synth", "source done: %lu packets", (unsigned long)w->synth.st->generated);
 	}
 	if (!w->synth.st->fast) {
-		enqueue(w, pkts, n, NULL);
+		ioworker_pipeline_enqueue(w, pkts, n, NULL);
 		return n;
 	}
 	/* The fast path hands its packets to L2 output, whose synthetic sink counts (tx_packets)
 	 * and frees them, as sink() does for the pipeline's: count them back here. */
-	unsigned int taken = forward(w, pkts, n, true);
-	if (taken)
-		ioworker_synth_sunk(&w->synth, taken, rte_rdtsc());
+	/* The fast path counts what it sends back at the synthetic sink itself (held packets
+	 * leave later). */
+	forward(w, pkts, n, true);
 	return n;
 }
 
@@ -173,7 +174,7 @@ static unsigned int receive_all(struct ioworker *w, unsigned int burst)
 	if (up && up->ops->polled && port_rx_ready(up))
 		n += receive(w, up, burst);
 	/* One syscall a loop finds the ready tap and tun descriptors; none when there are none. */
-	if (w->n_ports == 0 || (w->n_ports == 1 && up))
+	if (w->n_ports == 0 || (w->n_ports == 1 && up && up->ops->polled))
 		return n;
 	struct epoll_event ev[EPOLL_BATCH];
 	int k = epoll_wait(w->epfd, ev, EPOLL_BATCH, 0);
@@ -203,7 +204,8 @@ static bool pipeline_pending(struct ioworker *w)
 {
 	struct port *up = w->ports[PL_IF_UPLINK];
 	return rte_ring_count(w->dp.rings[PL_RING_ROUTER_TO_IO]) ||
-	       rte_ring_count(w->dp.rings[PL_RING_RECLAIM]) || (up && port_rx_ready(up));
+	       rte_ring_count(w->dp.rings[PL_RING_RECLAIM]) ||
+	       (up && up->ops->polled && port_rx_ready(up));
 }
 
 static void flush_counters(struct ioworker *w)
@@ -226,8 +228,9 @@ static void run(struct ioworker *w)
 		uint64_t t0 = rte_rdtsc();
 		unsigned int n = drain_reclaim(w, burst);
 		n += sink(w, burst);
-		ioworker_ports_flush(
-			w); /* what the pipeline sent, before the fast path adds more */
+		if (w->fast.n_hold) /* what waited for those to leave the pipeline */
+			n += ioworker_fast_release(w, now_ms_cached);
+		ioworker_ports_flush(w); /* what the pipeline sent, before receive adds more */
 		n += receive_all(w, burst);
 		ioworker_ports_flush(w);
 		if (w->s.cfg.synthetic.enabled)

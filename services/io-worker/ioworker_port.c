@@ -11,7 +11,6 @@
 #include <net/if.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -33,11 +32,13 @@
 #define TUN_F_USO6 0x40
 #endif
 
-#define AFP_BLOCK_SIZE (1u << 18)
-#define AFP_BLOCKS 16
-#define AFP_FRAME_SIZE 2048
-#define AFP_BLOCK_TIMEOUT_MS 1
+/* Room for bursts of super-packets between two reads (the default is ~200 KB: three). */
+#define AFP_RCVBUF (8 << 20)
 
+/* The uplink's AF_PACKET socket. Frames are read one by one into mbufs (readv, as for a tun):
+ * unlike a TPACKET_V3 ring, whose blocks reach the reader only when full or after their 1 ms
+ * timeout, a frame is readable the moment it arrives, and a 64 KB super-packet lands in one
+ * buffer. PACKET_VNET_HDR (both ways) gives super-packets and partial checksums. */
 static int afp_open(struct port *p)
 {
 	unsigned int ifindex = if_nametoindex(p->obj.name);
@@ -46,48 +47,26 @@ static int afp_open(struct port *p)
 	int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
 	if (fd < 0)
 		return -errno;
-	int v = TPACKET_V3, one = 1;
-	struct tpacket_req3 req = {
-		.tp_block_size = AFP_BLOCK_SIZE,
-		.tp_block_nr = AFP_BLOCKS,
-		.tp_frame_size = AFP_FRAME_SIZE,
-		.tp_frame_nr = AFP_BLOCK_SIZE / AFP_FRAME_SIZE * AFP_BLOCKS,
-		.tp_retire_blk_tov = AFP_BLOCK_TIMEOUT_MS,
-	};
+	int one = 1, rcvbuf = AFP_RCVBUF;
 	struct sockaddr_ll sll = {
 		.sll_family = AF_PACKET,
 		.sll_protocol = htons(ETH_P_ALL),
 		.sll_ifindex = (int)ifindex,
 	};
-	/* Super-packets and partial checksums in both directions (before the ring: the kernel
-	 * refuses it after). Without it the kernel segments for us and we complete checksums. */
-	p->vnet = setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) == 0;
-	if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &v, sizeof(v)) < 0 ||
-		setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0)
-		goto fail;
-	/* Not fatal where unsupported. */
+	if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof(one)) < 0 ||
+		bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	/* Not fatal where unsupported (RCVBUFFORCE needs CAP_NET_ADMIN). */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
 	setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
-	p->ring_size = (size_t)AFP_BLOCK_SIZE * AFP_BLOCKS;
-	p->ring = mmap(NULL, p->ring_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p->ring == MAP_FAILED) {
-		p->ring = NULL;
-		goto fail;
-	}
-	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
-		goto fail;
-	p->block_size = AFP_BLOCK_SIZE;
-	p->n_blocks = AFP_BLOCKS;
 	p->fd = fd;
+	p->vnet = true;
 	return 0;
-fail : {
-	int e = errno;
-	if (p->ring)
-		munmap(p->ring, p->ring_size);
-	p->ring = NULL;
-	close(fd);
-	return -e;
-}
 }
 
 static char dpdk_devargs[PL_CONFIG_STR_SIZE];
@@ -150,9 +129,6 @@ static int tun_open(struct port *p)
 
 static void fd_close(struct port *p)
 {
-	if (p->ring)
-		munmap(p->ring, p->ring_size);
-	p->ring = NULL;
 	if (p->fd >= 0)
 		close(p->fd);
 	p->fd = -1;
@@ -203,17 +179,6 @@ void port_close(struct port *p)
 	p->ops->close(p);
 }
 
-static struct tpacket_block_desc *afp_block(const struct port *p, uint32_t i)
-{
-	return (struct tpacket_block_desc *)(p->ring + (size_t)i * p->block_size);
-}
-
-static bool afp_rx_ready(const struct port *p)
-{
-	const struct tpacket_block_desc *bd = afp_block(p, p->cur_block);
-	return (__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) != 0;
-}
-
 static bool always_ready(const struct port *p)
 {
 	(void)p; /* an fd in io-worker's epoll set, or a device without a descriptor */
@@ -225,48 +190,6 @@ bool port_rx_ready(const struct port *p)
 	return p->ops->rx_ready(p);
 }
 
-/* Completes an L4 checksum the sender left to offload (TP_STATUS_CSUMNOTREADY: veth peers). */
-static void fix_l4_csum(struct rte_mbuf *m)
-{
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	uint32_t len = rte_pktmbuf_data_len(m);
-	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4) &&
-		len >= sizeof(*eth) + sizeof(struct rte_ipv4_hdr)) {
-		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-		uint32_t ihl = (uint32_t)(ip->version_ihl & 0xf) * 4;
-		uint32_t tot = rte_be_to_cpu_16(ip->total_length);
-		if (ihl < 20 || tot < ihl || sizeof(*eth) + tot > len)
-			return;
-		void *l4 = (uint8_t *)ip + ihl;
-		if (ip->next_proto_id == IPPROTO_TCP && tot - ihl >= sizeof(struct rte_tcp_hdr)) {
-			struct rte_tcp_hdr *t = l4;
-			t->cksum = 0;
-			t->cksum = rte_ipv4_udptcp_cksum(ip, t);
-		} else if (ip->next_proto_id == IPPROTO_UDP &&
-			   tot - ihl >= sizeof(struct rte_udp_hdr)) {
-			struct rte_udp_hdr *u = l4;
-			u->dgram_cksum = 0;
-			u->dgram_cksum = rte_ipv4_udptcp_cksum(ip, u);
-		}
-	} else if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6) &&
-		   len >= sizeof(*eth) + sizeof(struct rte_ipv6_hdr)) {
-		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
-		uint32_t pl = rte_be_to_cpu_16(ip->payload_len);
-		if (sizeof(*eth) + sizeof(*ip) + pl > len)
-			return;
-		void *l4 = ip + 1;
-		if (ip->proto == IPPROTO_TCP && pl >= sizeof(struct rte_tcp_hdr)) {
-			struct rte_tcp_hdr *t = l4;
-			t->cksum = 0;
-			t->cksum = rte_ipv6_udptcp_cksum(ip, t);
-		} else if (ip->proto == IPPROTO_UDP && pl >= sizeof(struct rte_udp_hdr)) {
-			struct rte_udp_hdr *u = l4;
-			u->dgram_cksum = 0;
-			u->dgram_cksum = rte_ipv6_udptcp_cksum(ip, u);
-		}
-	}
-}
-
 /* A frame that is not a super-packet is at most the port's MTU plus the Ethernet header (and a
  * VLAN tag): what a NIC would let through. Larger ones are counted as oversize. */
 static bool frame_fits(const struct port *p, const struct rte_mbuf *m)
@@ -275,78 +198,9 @@ static bool frame_fits(const struct port *p, const struct rte_mbuf *m)
 	return pl_offload_gso(m) || m->data_len <= mtu + sizeof(struct rte_ether_hdr) + 4;
 }
 
-/* A fresh buffer for a frame of len bytes: a 2 KB one, or a 64 KB one for a super-packet. */
-static struct rte_mbuf *buf_for(struct port_bufs *b, uint32_t len)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(b->small);
-	if (m && len > rte_pktmbuf_tailroom(m)) {
-		rte_pktmbuf_free(m);
-		m = rte_pktmbuf_alloc(b->big);
-	}
-	return m;
-}
-
-static unsigned int afp_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts,
-	unsigned int n, bool *alloc_fail)
-{
-	unsigned int got = 0;
-	while (got < n) {
-		struct tpacket_block_desc *bd = afp_block(p, p->cur_block);
-		if (!(__atomic_load_n(&bd->hdr.bh1.block_status, __ATOMIC_ACQUIRE) &
-			    TP_STATUS_USER))
-			break;
-		if (p->pkt_in_block == 0)
-			p->next_pkt = (uint8_t *)bd + bd->hdr.bh1.offset_to_first_pkt;
-		while (got < n && p->pkt_in_block < bd->hdr.bh1.num_pkts) {
-			struct tpacket3_hdr *ph = (struct tpacket3_hdr *)p->next_pkt;
-			struct rte_mbuf *m = buf_for(b, ph->tp_snaplen);
-			if (!m) {
-				*alloc_fail = true;
-				return got;
-			}
-			if (ph->tp_snaplen < ph->tp_len ||
-				ph->tp_snaplen > rte_pktmbuf_tailroom(m)) {
-				p->truncated++;
-				rte_pktmbuf_free(m);
-			} else {
-				char *d = rte_pktmbuf_append(m, (uint16_t)ph->tp_snaplen);
-				memcpy(d, (uint8_t *)ph + ph->tp_mac, ph->tp_snaplen);
-				if (p->vnet) {
-					/* The kernel puts the header right before the frame. */
-					struct virtio_net_hdr vh;
-					memcpy(&vh, (uint8_t *)ph + ph->tp_mac - sizeof(vh),
-						sizeof(vh));
-					if (pl_offload_from_vnet(m, &vh, 0) < 0) {
-						p->bad_offload++;
-						rte_pktmbuf_free(m);
-						m = NULL;
-					} else if (!frame_fits(p, m)) {
-						p->truncated++;
-						rte_pktmbuf_free(m);
-						m = NULL;
-					}
-				} else if (ph->tp_status & TP_STATUS_CSUMNOTREADY) {
-					fix_l4_csum(m);
-				}
-				if (m)
-					pkts[got++] = m;
-			}
-			p->pkt_in_block++;
-			p->next_pkt += ph->tp_next_offset;
-		}
-		if (p->pkt_in_block >= bd->hdr.bh1.num_pkts) {
-			__atomic_store_n(
-				&bd->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-			p->cur_block = (p->cur_block + 1) % p->n_blocks;
-			p->pkt_in_block = 0;
-		}
-	}
-	p->rx += got;
-	return got;
-}
-
-/* Reads from a tun/tap with IFF_VNET_HDR: into a 2 KB buffer, overflowing into the spare 64 KB
- * one, so that a small frame costs no copy and a super-packet one copy of its first 2 KB. */
+/* Reads from a tun/tap with IFF_VNET_HDR or an AF_PACKET socket with PACKET_VNET_HDR: into a
+ * 2 KB buffer, overflowing into the spare 64 KB one, so that a small frame costs no copy and a
+ * super-packet one copy of its first 2 KB. */
 static unsigned int fd_rx(struct port *p, struct port_bufs *b, struct rte_mbuf **pkts,
 	unsigned int n, bool *alloc_fail)
 {
@@ -494,21 +348,8 @@ static void afp_tx(struct port *p, struct rte_mbuf **pkts, unsigned int n, int *
 	struct mmsghdr mm[PORT_TXQ];
 	unsigned int k = 0;
 	for (unsigned int i = 0; i < n && k < PORT_TXQ; i++) {
-		if (p->vnet) {
-			vnet_iov(pkts[i], 0, &vh[k], iov[k]);
-		} else if (pl_offload_gso(pkts[i]) || pl_offload_csum_complete(pkts[i]) < 0) {
-			res[i] =
-				-EMSGSIZE; /* no PACKET_VNET_HDR (an old kernel): no super-packet */
-			p->tx_errors++;
-			continue;
-		} else {
-			iov[k][0] = (struct iovec){
-				.iov_base = rte_pktmbuf_mtod(pkts[i], void *),
-				.iov_len = rte_pktmbuf_data_len(pkts[i]),
-			};
-		}
-		mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = iov[k],
-						  .msg_iovlen = p->vnet ? 2 : 1 } };
+		vnet_iov(pkts[i], 0, &vh[k], iov[k]);
+		mm[k] = (struct mmsghdr){ .msg_hdr = { .msg_iov = iov[k], .msg_iovlen = 2 } };
 		res[i] = i; /* position in mm, resolved below */
 		k++;
 	}
@@ -591,12 +432,12 @@ unsigned int port_flush(struct port *p, struct port_bufs *b, struct rte_mbuf **s
 
 static const struct port_ops afp_ops = {
 	.name = "af_packet",
-	.polled = true,
+	.polled = false, /* its socket is in the epoll set */
 	.offload = true,
 	.open = afp_open,
 	.close = fd_close,
-	.rx_ready = afp_rx_ready,
-	.rx = afp_rx,
+	.rx_ready = always_ready,
+	.rx = fd_rx,
 	.tx = afp_tx,
 };
 static const struct port_ops xdp_ops = {

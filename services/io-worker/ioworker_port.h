@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* io-worker's kernel-facing ports. The uplink through AF_PACKET v3 (an mmap'ed RX ring of
- * blocks; TX by send with the qdisc bypassed), the host tap and pod tuns through their
- * file descriptors. Every frame is copied into an mbuf from the shared pool; pod tun packets
+/* io-worker's kernel-facing ports. The uplink through AF_PACKET (frames read one by one,
+ * sent in sendmmsg bursts with the qdisc bypassed), AF_XDP or a DPDK ethdev; the host tap and
+ * pod tuns through their file descriptors. Every frame is copied into an mbuf from the shared pool; pod tun packets
  * get an Ethernet header on RX (and lose it on TX) so the pipeline sees one frame format.
  * All fds are also in one epoll set, so the idle sleep waits on a single descriptor.
  *
@@ -64,14 +64,6 @@ struct port {
 	const struct port_ops *ops;
 	struct pl_obj_iface obj; /* what the control plane says about it */
 	int fd;
-	/* AF_PACKET v3 RX ring */
-	uint8_t *ring;
-	size_t ring_size;
-	uint32_t block_size;
-	uint32_t n_blocks;
-	uint32_t cur_block;
-	uint32_t pkt_in_block; /* packets already taken from the current block */
-	uint8_t *next_pkt;
 	struct port_xdp *xdp; /* AF_XDP state */
 	uint16_t eth_port; /* PORT_DPDK: the ethdev the supervisor probed */
 	bool vnet; /* reads and writes carry a virtio_net_hdr (tun, tap, AF_PACKET) */

@@ -22,8 +22,10 @@ kill_during() { # SERVICE FROM TO ADDR
 	xfer "$from" "$to" "$addr" "$BYTES" >"$T_DIR/xfer.out" 2>"$T_DIR/xfer.err" &
 	local job=$!
 	local rx0
-	rx0=$(counter io-worker rx_packets)
-	moving() { [ "$(counter io-worker rx_packets)" -gt $((rx0 + 300)) ]; }
+	# Packets io-worker took in: into the pipeline or through its fast path.
+	taken() { echo $(($(counter io-worker rx_packets) + $(counter io-worker fast_path))); }
+	rx0=$(taken)
+	moving() { [ "$(taken)" -gt $((rx0 + 300)) ]; }
 	wait_for 30 "transfer under way" moving || fail "transfer did not start"
 	local pid
 	pid=$(svc_field "$svc" pid)
