@@ -78,20 +78,24 @@ void policy_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *c
 			pl_stage_drop(pkts[i], PL_DROP_POLICY_DENIED, counters);
 			continue;
 		}
-		if (c->created_ms != s.created_ms || c->hash != s.hash[0] ||
+		/* An odd seq: a policy killed while writing it; written again (else the fast path
+		 * refuses the verdict for good). */
+		if ((c->seq & 1) || c->created_ms != s.created_ms || c->hash != s.hash[0] ||
 			c->serial != g->hdr->serial) {
 			struct pol_flow f;
 			struct pol_verdict v;
 			flow_of(&s, &f);
 			pol_evaluate(g, &f, &v);
 			count_hits(g, &v);
-			__atomic_store_n(&c->seq, c->seq + 1, __ATOMIC_RELAXED);
+			/* Odd while written, and kept odd (not + 1) if a dead writer left it so. */
+			uint32_t seq = c->seq | 1;
+			__atomic_store_n(&c->seq, seq, __ATOMIC_RELAXED);
 			__atomic_thread_fence(__ATOMIC_RELEASE);
 			c->created_ms = s.created_ms;
 			c->hash = s.hash[0];
 			c->serial = g->hdr->serial;
 			c->allowed = v.allowed;
-			__atomic_store_n(&c->seq, c->seq + 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&c->seq, seq + 1, __ATOMIC_RELEASE);
 			counters[v.allowed ? PL_POLICY_FLOWS_ALLOWED : PL_POLICY_FLOWS_DENIED]++;
 			if (p->tap && p->subscribers) {
 				policy_flow_log(p, g, &f, &v);

@@ -73,10 +73,14 @@ static void remember(struct router *r, const struct rte_mbuf *m, uint8_t family,
 	uint64_t gen = r->fib.adj->generation;
 	uint8_t from_host = meta->rx_if == PL_IF_HOST;
 	size_t alen = family == AF_INET ? 4 : 16;
-	if (e->family == family && e->generation == gen && e->nh_index == meta->nh_index &&
-		e->from_host == from_host && memcmp(e->dst, dst, alen) == 0)
+	if (!(e->seq & 1) && e->family == family && e->generation == gen &&
+		e->nh_index == meta->nh_index && e->from_host == from_host &&
+		memcmp(e->dst, dst, alen) == 0)
 		return;
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELAXED);
+	/* seq is odd while written. A router killed in here left it odd: it stays odd for this
+	 * write (seq + 1 would make it even, readable, mid-write, and odd, refused, for good). */
+	uint32_t seq = e->seq | 1;
+	__atomic_store_n(&e->seq, seq, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	e->family = family;
 	e->from_host = from_host;
@@ -85,7 +89,7 @@ static void remember(struct router *r, const struct rte_mbuf *m, uint8_t family,
 	e->generation = gen;
 	memset(e->dst, 0, sizeof(e->dst));
 	memcpy(e->dst, dst, alen);
-	__atomic_store_n(&e->seq, e->seq + 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->seq, seq + 1, __ATOMIC_RELEASE);
 }
 
 /* Turns m into an ICMP error about itself and routes it back to its source. */
