@@ -12,8 +12,8 @@
  * A packet takes the fast path only when all three hold and nothing else needs a stage: TCP or
  * UDP right after a well-formed IP header (no IPv4 options, no IPv6 extension headers, no
  * fragment, a valid IPv4 header checksum), no SYN/FIN/RST (nat-lb follows TCP state on
- * those), a session in state established (TCP) or UDP that is not within FAST_REFRESH_MS of
- * expiring (so nat-lb sees a packet and extends it), TTL left, and a size within the route's
+ * those), a session in state established (TCP) or UDP that is not within FAST_REFRESH_MS (or
+ * half its timeout, if shorter) of expiring (so nat-lb sees a packet and extends it), TTL left, and a size within the route's
  * MTU (router makes the ICMP error). Anything else, and every flow after a policy, service or
  * route change, goes through the pipeline, which refreshes the caches.
  *
@@ -136,6 +136,16 @@ static bool cached_route(const struct ioworker *w, uint32_t idx, int dir, uint8_
 	       memcmp(out->dst, dst, family == AF_INET ? 4 : 16) == 0;
 }
 
+/* How long before its expiry a session's packets go through nat-lb again, which extends it:
+ * FAST_REFRESH_MS, or half the state's idle timeout when that is shorter. */
+static uint64_t refresh_margin(const struct pl_config *cfg, uint8_t state)
+{
+	uint64_t t = (uint64_t)(state == PL_CT_UDP ? cfg->services.udp_timeout_s
+						   : cfg->services.tcp_established_timeout_s) *
+		     1000 / 2;
+	return t < FAST_REFRESH_MS ? t : FAST_REFRESH_MS;
+}
+
 static void hold(struct iow_fast *f, struct rte_mbuf *m, uint32_t idx)
 {
 	uint32_t tail = (f->hold_head + f->n_hold) % IOW_FAST_HOLD;
@@ -239,7 +249,7 @@ static int try_forward(
 	if (state_change)
 		return IOW_FAST_SLOW;
 	if ((s.state != PL_CT_TCP_EST && s.state != PL_CT_UDP) ||
-		s.expires_ms < now_ms + FAST_REFRESH_MS)
+		s.expires_ms < now_ms + refresh_margin(&w->s.cfg, s.state))
 		return IOW_FAST_SLOW;
 	if (!verdict_allows(f, idx, &s))
 		return IOW_FAST_SLOW;
