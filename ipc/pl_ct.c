@@ -192,7 +192,12 @@ uint32_t pl_ct_lookup(const struct pl_ct *ct, const struct pl_ct_key *k, uint32_
 uint32_t pl_ct_read(
 	const struct pl_ct *ct, const struct pl_ct_key *k, int *dir, struct pl_ct_session *out)
 {
-	uint32_t h = pl_ct_hash(k);
+	return pl_ct_read_hashed(ct, k, pl_ct_hash(k), dir, out);
+}
+
+uint32_t pl_ct_read_hashed(const struct pl_ct *ct, const struct pl_ct_key *k, uint32_t h, int *dir,
+	struct pl_ct_session *out)
+{
 	for (int attempt = 0; attempt < 8; attempt++) {
 		uint32_t i = pl_ct_lookup(ct, k, h, dir);
 		if (i == PL_CT_NIL)

@@ -114,9 +114,11 @@ uint32_t pl_ct_hash(const struct pl_ct_key *k);
 uint32_t pl_ct_lookup(const struct pl_ct *ct, const struct pl_ct_key *k, uint32_t hash, int *dir);
 
 /* Reader in another process: copies the session k matches into *out (consistent, or retried).
- * Index, or PL_CT_NIL. */
+ * Index, or PL_CT_NIL. pl_ct_read_hashed takes k's pl_ct_hash when the caller has it. */
 uint32_t pl_ct_read(
 	const struct pl_ct *ct, const struct pl_ct_key *k, int *dir, struct pl_ct_session *out);
+uint32_t pl_ct_read_hashed(const struct pl_ct *ct, const struct pl_ct_key *k, uint32_t hash,
+	int *dir, struct pl_ct_session *out);
 
 /* Writer: a new session with keys k0 (and k1 unless one_key). Returns its index with the
  * session's seq odd (being written): set state, flags, expiry, then call pl_ct_publish.

@@ -24,6 +24,7 @@ struct iow_fast {
 	const struct pol_sess *sess; /* policy's verdict per session */
 	const struct pl_rtc *rtc; /* router's route per session and direction */
 	uint64_t *ticket; /* per session: number of its last packet handed to the pipeline */
+	uint64_t *flow_ticket; /* the same per flow-key hash, for packets without a session yet */
 	uint32_t n_ticket;
 	uint64_t handed; /* packets handed to the pipeline */
 	uint64_t returned; /* packets that came back from it (sink, reclaim) */
@@ -36,6 +37,14 @@ struct iow_fast {
 };
 
 #define IOW_FAST_HOLD 1024
+#define IOW_FLOW_TICKETS 65536 /* power of two */
+
+/* What orders a packet handed to the pipeline against its flow's later ones: its session (or
+ * PL_CT_NIL) and its flow key's hash (0: none). */
+struct iow_ticket {
+	uint32_t sess;
+	uint32_t flow;
+};
 
 struct ioworker {
 	struct pl_service s;
@@ -77,21 +86,21 @@ void ioworker_fast_attach(struct ioworker *w);
 bool ioworker_fast_ready(const struct ioworker *w);
 /* Offers m (received, L2 done) to the fast path. IOW_FAST_SENT: forwarded on the stages' cached
  * decisions; IOW_FAST_HELD: kept until its flow's earlier packets have left the pipeline;
- * IOW_FAST_SLOW: untouched, for the pipeline, *sess then its session index if it has one
- * (PL_CT_NIL if not), for ordering. */
+ * IOW_FAST_SLOW: untouched, for the pipeline, with *t what orders it against its flow. */
 #define IOW_FAST_SLOW 0
 #define IOW_FAST_SENT 1
 #define IOW_FAST_HELD 2
-int ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess);
+int ioworker_fast_forward(
+	struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, struct iow_ticket *t);
 /* Sends (fast, or into the pipeline if a cache changed meanwhile) the held packets whose
  * flows' earlier packets have come back. Returns how many left the hold. */
 unsigned int ioworker_fast_release(struct ioworker *w, uint64_t now_ms);
 void ioworker_fast_fini(struct ioworker *w);
 
-/* ioworker_main.c: hands n packets to the pipeline (sess[i]: packet i's session or PL_CT_NIL;
- * sess may be NULL); what does not fit is dropped and counted. */
+/* ioworker_main.c: hands n packets to the pipeline (t[i]: what orders packet i; t may be NULL);
+ * what does not fit is dropped and counted. */
 void ioworker_pipeline_enqueue(
-	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, const uint32_t *sess);
+	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, const struct iow_ticket *t);
 
 /* ioworker_l2.c */
 /* Looks at a received frame: handles ARP/ND locally (and frees the frame) or returns false

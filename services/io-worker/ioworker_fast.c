@@ -19,8 +19,9 @@
  *
  * Order: a flow's packets still in the pipeline leave before any of its packets takes the fast
  * path. io-worker numbers what it hands to the pipeline and counts what comes back (in order:
- * one path, FIFO rings). A packet that could take the fast path while its session's last
- * pipeline packet has not come back is HELD (FIFO, IOW_FAST_HOLD packets at most) and sent when
+ * one path, FIFO rings), per session and per flow-key hash (a flow's first packets have no
+ * session yet when they enter). A packet that could take the fast path while its session's or
+ * its flow's last pipeline packet has not come back is HELD (FIFO, IOW_FAST_HOLD packets at most) and sent when
  * it has, after checking the caches again; while a session has held packets, its new packets
  * queue behind them. (Sending them into the pipeline instead would renew the wait forever for
  * a flow that keeps the pipeline busy.) A full hold sends packets the slow way. */
@@ -61,7 +62,8 @@ void ioworker_fast_attach(struct ioworker *w)
 		f->held = calloc(cap, sizeof(*f->held));
 		f->hold = calloc(IOW_FAST_HOLD, sizeof(*f->hold));
 		f->hold_sess = calloc(IOW_FAST_HOLD, sizeof(*f->hold_sess));
-		if (f->ticket && f->held && f->hold && f->hold_sess) {
+		f->flow_ticket = calloc(IOW_FLOW_TICKETS, sizeof(*f->flow_ticket));
+		if (f->ticket && f->held && f->hold && f->hold_sess && f->flow_ticket) {
 			f->n_ticket = cap;
 		} else {
 			ioworker_fast_fini(w);
@@ -110,8 +112,8 @@ static bool verdict_allows(const struct iow_fast *f, uint32_t idx, const struct 
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	if (__atomic_load_n(&c->seq, __ATOMIC_RELAXED) != seq)
 		return false;
-	return v.serial == serial && v.created_ms == s->created_ms && v.hash == s->hash[0] &&
-	       v.allowed;
+	return v.serial == serial && v.created_ms == s->created_ms &&
+	       v.hash == pol_sess_stamp(s->hash) && v.allowed;
 }
 
 /* The route router recorded for (idx, dir), if it still holds for dst and from_host. */
@@ -158,11 +160,12 @@ static void hold(struct iow_fast *f, struct rte_mbuf *m, uint32_t idx)
 #define FAST_WAIT 3 /* from the hold: still waiting, leave it first in line */
 
 /* from_hold: m is the oldest held packet of its session, being released. */
-static int try_forward(
-	struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess, bool from_hold)
+static int try_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms,
+	struct iow_ticket *tk, bool from_hold)
 {
 	struct iow_fast *f = &w->fast;
-	*sess = PL_CT_NIL;
+	tk->sess = PL_CT_NIL;
+	tk->flow = 0;
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len = m->data_len;
 	if (m->nb_segs != 1 || len < RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr))
@@ -235,10 +238,13 @@ static int try_forward(
 	k.proto = proto;
 	struct pl_ct_session s;
 	int dir;
-	uint32_t idx = pl_ct_read(&f->ct, &k, &dir, &s);
+	uint32_t h = pl_ct_hash(&k);
+	/* Even when it goes slow, and before nat-lb made its session: later packets wait for it. */
+	tk->flow = h ? h : 1;
+	uint32_t idx = pl_ct_read_hashed(&f->ct, &k, h, &dir, &s);
 	if (idx == PL_CT_NIL || idx >= f->n_ticket)
 		return IOW_FAST_SLOW;
-	*sess = idx; /* even when it goes slow: later packets wait for it */
+	tk->sess = idx;
 	if (!from_hold && f->held[idx]) {
 		/* Behind its session's held packets, whatever it is: order first. */
 		if (f->n_hold == IOW_FAST_HOLD || f->held[idx] == UINT16_MAX)
@@ -272,7 +278,8 @@ static int try_forward(
 	uint32_t wire = pl_offload_gso(m) ? pl_offload_seg_l3_len(m) : l3_len;
 	if (a->mtu && wire > a->mtu)
 		return IOW_FAST_SLOW;
-	if (f->ticket[idx] > f->returned) {
+	if (f->ticket[idx] > f->returned ||
+		f->flow_ticket[tk->flow & (IOW_FLOW_TICKETS - 1)] > f->returned) {
 		/* Its flow's earlier packets are still in the pipeline: wait for them. */
 		if (from_hold)
 			return FAST_WAIT;
@@ -309,9 +316,10 @@ static int try_forward(
 	return IOW_FAST_SENT;
 }
 
-int ioworker_fast_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, uint32_t *sess)
+int ioworker_fast_forward(
+	struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms, struct iow_ticket *t)
 {
-	return try_forward(w, m, now_ms, sess, false);
+	return try_forward(w, m, now_ms, t, false);
 }
 
 unsigned int ioworker_fast_release(struct ioworker *w, uint64_t now_ms)
@@ -323,8 +331,8 @@ unsigned int ioworker_fast_release(struct ioworker *w, uint64_t now_ms)
 		if (f->ticket[idx] > f->returned)
 			break; /* FIFO: the rest waits behind it */
 		struct rte_mbuf *m = f->hold[at];
-		uint32_t sess = PL_CT_NIL;
-		int r = ioworker_fast_ready(w) ? try_forward(w, m, now_ms, &sess, true)
+		struct iow_ticket t = { .sess = PL_CT_NIL };
+		int r = ioworker_fast_ready(w) ? try_forward(w, m, now_ms, &t, true)
 					       : IOW_FAST_SLOW;
 		if (r == FAST_WAIT)
 			break;
@@ -332,8 +340,10 @@ unsigned int ioworker_fast_release(struct ioworker *w, uint64_t now_ms)
 		f->n_hold--;
 		f->held[idx]--;
 		n++;
-		if (r == IOW_FAST_SLOW) /* a cache changed while it waited: the stages decide */
-			ioworker_pipeline_enqueue(w, &m, 1, &idx);
+		if (r == IOW_FAST_SLOW) { /* a cache changed while it waited: the stages decide */
+			t.sess = idx;
+			ioworker_pipeline_enqueue(w, &m, 1, &t);
+		}
 	}
 	return n;
 }
@@ -351,6 +361,8 @@ void ioworker_fast_fini(struct ioworker *w)
 	free(f->held);
 	free(f->hold);
 	free(f->hold_sess);
+	free(f->flow_ticket);
+	f->flow_ticket = NULL;
 	f->ticket = NULL;
 	f->held = NULL;
 	f->hold = NULL;

@@ -64,16 +64,20 @@ static unsigned int sink(struct ioworker *w, unsigned int burst)
  * NULL) is packet i's session, if known: its ticket keeps the flow off the fast path until the
  * packet has come back. */
 void ioworker_pipeline_enqueue(
-	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, const uint32_t *sess)
+	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, const struct iow_ticket *t)
 {
 	struct rte_ring *out = w->dp.rings[PL_RING_IO_TO_NATLB];
 	if (n == 0)
 		return;
 	w->local[PL_IOW_RX_PACKETS] += n;
 	unsigned int sent = rte_ring_enqueue_burst(out, (void **)pkts, n, NULL);
-	for (unsigned int i = 0; sess && i < sent; i++)
-		if (sess[i] < w->fast.n_ticket)
-			w->fast.ticket[sess[i]] = w->fast.handed + i + 1;
+	for (unsigned int i = 0; t && i < sent && w->fast.n_ticket; i++) {
+		if (t[i].sess < w->fast.n_ticket)
+			w->fast.ticket[t[i].sess] = w->fast.handed + i + 1;
+		if (t[i].flow)
+			w->fast.flow_ticket[t[i].flow & (IOW_FLOW_TICKETS - 1)] =
+				w->fast.handed + i + 1;
+	}
 	w->fast.handed += sent;
 	if (sent)
 		pl_service_wake(&w->s, PL_SVC_NAT_LB);
@@ -90,16 +94,16 @@ void ioworker_pipeline_enqueue(
 static unsigned int forward(struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, bool fast)
 {
 	unsigned int k = 0;
-	uint32_t sess[IOW_MAX_BURST];
+	struct iow_ticket t[IOW_MAX_BURST];
 	fast = fast && ioworker_fast_ready(w);
 	for (unsigned int i = 0; i < n; i++) {
-		sess[k] = PL_CT_NIL;
+		t[k] = (struct iow_ticket){ .sess = PL_CT_NIL };
 		if (fast &&
-			ioworker_fast_forward(w, pkts[i], now_ms_cached, &sess[k]) != IOW_FAST_SLOW)
+			ioworker_fast_forward(w, pkts[i], now_ms_cached, &t[k]) != IOW_FAST_SLOW)
 			continue;
 		pkts[k++] = pkts[i];
 	}
-	ioworker_pipeline_enqueue(w, pkts, k, sess);
+	ioworker_pipeline_enqueue(w, pkts, k, t);
 	return n - k;
 }
 

@@ -80,8 +80,8 @@ void policy_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *c
 		}
 		/* An odd seq: a policy killed while writing it; written again (else the fast path
 		 * refuses the verdict for good). */
-		if ((c->seq & 1) || c->created_ms != s.created_ms || c->hash != s.hash[0] ||
-			c->serial != g->hdr->serial) {
+		if ((c->seq & 1) || c->created_ms != s.created_ms ||
+			c->hash != pol_sess_stamp(s.hash) || c->serial != g->hdr->serial) {
 			struct pol_flow f;
 			struct pol_verdict v;
 			flow_of(&s, &f);
@@ -92,7 +92,7 @@ void policy_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *c
 			__atomic_store_n(&c->seq, seq, __ATOMIC_RELAXED);
 			__atomic_thread_fence(__ATOMIC_RELEASE);
 			c->created_ms = s.created_ms;
-			c->hash = s.hash[0];
+			c->hash = pol_sess_stamp(s.hash);
 			c->serial = g->hdr->serial;
 			c->allowed = v.allowed;
 			__atomic_store_n(&c->seq, seq + 1, __ATOMIC_RELEASE);

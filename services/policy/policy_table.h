@@ -164,12 +164,19 @@ int pol_table_open(struct pol_tables *pt, uint32_t max_endpoints, uint32_t max_r
  * build in force (serial). */
 struct pol_sess {
 	uint32_t seq;
-	uint32_t hash; /* the session's key hash, with created_ms telling reused slots apart */
+	uint32_t hash; /* pol_sess_stamp of the session's key hashes */
 	uint64_t created_ms; /* of the session it was decided for */
 	uint64_t serial; /* policy build it was decided with */
 	uint8_t allowed;
 	uint8_t pad_[7];
 };
+
+/* The stamp that tells a session's slot reuses apart (with created_ms): both keys' hashes, so
+ * a session re-made in the same slot and millisecond for another endpoint does not match. */
+static inline uint32_t pol_sess_stamp(const uint32_t hash[2])
+{
+	return hash[0] ^ (hash[1] * 0x9e3779b1u);
+}
 
 /* The serial of the generation in force, 0 when none is (then nothing is filtered). */
 static inline uint64_t pol_active_serial(const struct pol_table *t)
