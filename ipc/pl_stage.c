@@ -116,8 +116,10 @@ int pl_stage_run(struct pl_service *s, struct pl_dp *dp, const struct pl_stage_d
 				pl_service_sleep(s, -1, items, k);
 			pl_service_set_sleeping(s, false);
 			idle.empty = 0;
-			if (def->housekeeping)
-				def->housekeeping(def->ctx, pl_now_ms());
+			/* Housekeeping is due, but after the burst that woke us: a packet never
+			 * waits for the control side (a session sweep, a datastore event). */
+			idle.next_hk = 0;
+			continue;
 		}
 		if (def->housekeeping && t1 >= idle.next_hk)
 			def->housekeeping(def->ctx, pl_now_ms());

@@ -26,6 +26,9 @@
 #include "pl_stage.h"
 
 #define FULL_SWEEP_MS 5000 /* every session looked at about this often */
+/* At most this many slots a call: housekeeping runs between bursts, so a long sleep's backlog
+ * must not delay the packets that ended it (the sweep catches up over the next calls). */
+#define SWEEP_MAX_SLOTS UINT64_C(4096)
 #define SHOW_MAX 1000 /* sessions listed by sessions/show at most */
 #define DS_RETRY_MS 1000
 
@@ -659,8 +662,9 @@ expire:
 	uint64_t budget = (uint64_t)nl->ct.t->capacity * dt / FULL_SWEEP_MS;
 	if (budget >= 64 || dt >= 1000) {
 		last_sweep = now_ms;
-		uint32_t n = pl_ct_expire(&nl->ct, now_ms,
-			(uint32_t)RTE_MIN(budget + 64, (uint64_t)nl->ct.t->capacity), NULL, NULL);
+		uint64_t slots = RTE_MIN(budget + 64, (uint64_t)nl->ct.t->capacity);
+		uint32_t n = pl_ct_expire(
+			&nl->ct, now_ms, (uint32_t)RTE_MIN(slots, SWEEP_MAX_SLOTS), NULL, NULL);
 		if (n)
 			pl_stats_inc(nl->s->stats, PL_NATLB_SESSIONS_EXPIRED, n);
 	}
