@@ -147,7 +147,7 @@ steady() {
 			return 0
 		fi
 		((SECONDS < deadline)) || { log "never steady for ${window}s: $what (last $v)"; return 1; }
-		sleep 0.1
+		sleep 0.05 # poll interval within the deadline
 	done
 }
 # The fast path's share: with it on, it must carry at least half of what io-worker received
