@@ -216,7 +216,6 @@ void ioworker_ctl_handle(struct ioworker *w, uint64_t now_ms)
 static int cmd_ports(struct pl_admin_reply *r, int argc, const char *const *argv, void *ctx)
 {
 	struct ioworker *w = ctx;
-	static const char *const kinds[] = { "af_packet", "tap", "tun", "af_xdp", "dpdk" };
 	(void)argv;
 	if (argc > 1)
 		return pl_admin_error(r, EINVAL, "ports/show takes no arguments");
@@ -230,7 +229,7 @@ static int cmd_ports(struct pl_admin_reply *r, int argc, const char *const *argv
 								 : "pod";
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "index", json_object_new_int(p->index));
-		json_object_object_add(o, "kind", json_object_new_string(kinds[p->kind]));
+		json_object_object_add(o, "kind", json_object_new_string(p->ops->name));
 		json_object_object_add(o, "name", json_object_new_string(p->obj.name));
 		json_object_object_add(o, "role", json_object_new_string(role));
 		json_object_object_add(o, "netns", json_object_new_string(p->obj.netns));
@@ -241,7 +240,7 @@ static int cmd_ports(struct pl_admin_reply *r, int argc, const char *const *argv
 		json_object_object_add(o, "truncated", json_object_new_uint64(p->truncated));
 		json_object_array_add(arr, o);
 		pl_admin_printf(r, "%-5u %-9s %-15s %-12s %12llu %12llu %8llu %8llu  %s\n",
-			p->index, kinds[p->kind], p->obj.name, role, (unsigned long long)p->rx,
+			p->index, p->ops->name, p->obj.name, role, (unsigned long long)p->rx,
 			(unsigned long long)p->tx, (unsigned long long)p->rx_errors,
 			(unsigned long long)p->tx_errors, p->obj.netns);
 	}

@@ -190,13 +190,13 @@ static unsigned int receive_all(struct ioworker *w, unsigned int burst)
 	return n;
 }
 
-/* Oversized frames an AF_XDP uplink never saw are counted from the socket's statistics. */
+/* Oversized frames an uplink never saw (AF_XDP) are counted from the kernel's statistics. */
 static void count_kernel_drops(struct ioworker *w)
 {
 	struct port *up = w->ports[PL_IF_UPLINK];
-	if (!up || up->kind != PORT_AF_XDP)
+	if (!up || !up->ops->kernel_drops)
 		return;
-	uint64_t k = port_xdp_kernel_drops(up);
+	uint64_t k = up->ops->kernel_drops(up);
 	if (k > up->kernel_drops) {
 		w->local[PL_IOW_RX_OVERSIZE] += k - up->kernel_drops;
 		up->truncated += k - up->kernel_drops;
@@ -250,7 +250,7 @@ static void run(struct ioworker *w)
 			int wait = ioworker_synth_wait_ms(&w->synth, burst);
 			/* A DPDK device has no descriptor to wait on: poll it every millisecond. */
 			struct port *up = w->ports[PL_IF_UPLINK];
-			if (up && up->kind == PORT_DPDK && (wait < 0 || wait > 1))
+			if (up && up->ops->no_descriptor && (wait < 0 || wait > 1))
 				wait = 1;
 			if (wait != 0) {
 				zmq_pollitem_t items[8];

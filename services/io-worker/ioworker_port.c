@@ -65,7 +65,6 @@ static int afp_open(struct port *p)
 	setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
 	setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
 	p->fd = fd;
-	p->vnet = true;
 	return 0;
 }
 
@@ -105,7 +104,6 @@ static int fd_offload(struct port *p)
 		p->fd = -1;
 		return rc;
 	}
-	p->vnet = true;
 	return 0;
 }
 
@@ -449,11 +447,13 @@ static const struct port_ops xdp_ops = {
 	.rx_ready = port_xdp_rx_ready,
 	.rx = xdp_rx,
 	.tx = port_xdp_tx,
+	.kernel_drops = port_xdp_kernel_drops,
 };
 static const struct port_ops dpdk_ops = {
 	.name = "dpdk",
 	.polled = true,
 	.offload = false,
+	.no_descriptor = true,
 	.open = dpdk_open,
 	.close = dpdk_close,
 	.rx_ready = always_ready,

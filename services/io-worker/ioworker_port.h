@@ -8,7 +8,7 @@
  * Offloads (pl_offload.h): tuns and the tap run with IFF_VNET_HDR and TUNSETOFFLOAD (checksum,
  * TSO4/6, USO4/6), the AF_PACKET uplink with PACKET_VNET_HDR, so the kernel hands over and
  * takes super-packets with partial checksums; a frame larger than a 2 KB buffer is read into a
- * 64 KB one. AF_XDP and DPDK ports take no super-packet: port_tx segments and checksums in
+ * 64 KB one. AF_XDP and DPDK ports take no super-packet: port_flush segments and checksums in
  * software for them. */
 #ifndef IOWORKER_PORT_H
 #define IOWORKER_PORT_H
@@ -38,6 +38,7 @@ struct port_ops {
 	const char *name;
 	bool polled; /* an uplink kind: io-worker polls it every loop (not through epoll) */
 	bool offload; /* takes super-packets and partial checksums whole (virtio_net_hdr) */
+	bool no_descriptor; /* nothing to sleep on: io-worker's sleep is capped at 1 ms */
 	int (*open)(struct port *p);
 	void (*close)(struct port *p);
 	/* May have frames to receive without blocking. */
@@ -46,6 +47,8 @@ struct port_ops {
 		unsigned int n, bool *alloc_fail);
 	/* Sends frames that need no offload it lacks; res[i] as for port_flush. */
 	void (*tx)(struct port *p, struct rte_mbuf **pkts, unsigned int n, int *res);
+	/* Frames the kernel dropped before the port saw them, cumulative (NULL: none known). */
+	uint64_t (*kernel_drops)(const struct port *p);
 };
 
 /* Buffers ports receive into: the 2 KB pool, the 64 KB pool for super-packets, and one big
@@ -66,7 +69,6 @@ struct port {
 	int fd;
 	struct port_xdp *xdp; /* AF_XDP state */
 	uint16_t eth_port; /* PORT_DPDK: the ethdev the supervisor probed */
-	bool vnet; /* reads and writes carry a virtio_net_hdr (tun, tap, AF_PACKET) */
 	/* counters (process-local, summed into the shared block by the caller) */
 	uint64_t rx, tx, rx_errors, tx_errors, truncated;
 	uint64_t bad_offload; /* received with a virtio_net_hdr that does not fit the frame */
