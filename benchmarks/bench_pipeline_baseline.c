@@ -263,12 +263,7 @@ int main(int argc, char **argv)
 		die("pipeline.burst %u", burst);
 
 	/* The metadata dynfield and a pool shaped as the primary makes them (pl_dp_create). */
-	static const struct rte_mbuf_dynfield meta_desc = {
-		.name = PL_DP_META_NAME,
-		.size = sizeof(struct pl_pkt_meta),
-		.align = __alignof__(struct pl_pkt_meta),
-	};
-	pl_dp_meta_offset = rte_mbuf_dynfield_register(&meta_desc);
+	pl_dp_meta_register();
 	struct rte_mempool *pool = rte_pktmbuf_pool_create_by_ops("bench_pool", cfg.dpdk.mbufs, 0,
 		0, PL_DP_MBUF_DATA_SIZE, SOCKET_ID_ANY, "ring_sp_sc");
 	if (pl_dp_meta_offset < 0 || !pool)

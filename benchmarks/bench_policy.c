@@ -758,12 +758,7 @@ static int cmd_run(const struct opts *o, const char *prog)
 		return 1;
 	}
 	/* The metadata dynfield, as the primary registers it (pl_dp_create). */
-	static const struct rte_mbuf_dynfield meta_desc = {
-		.name = PL_DP_META_NAME,
-		.size = sizeof(struct pl_pkt_meta),
-		.align = __alignof__(struct pl_pkt_meta),
-	};
-	pl_dp_meta_offset = rte_mbuf_dynfield_register(&meta_desc);
+	pl_dp_meta_register();
 	pool = rte_pktmbuf_pool_create_by_ops(
 		"bench_pool", N_MBUFS, 0, 0, PL_DP_MBUF_DATA_SIZE, SOCKET_ID_ANY, "ring_sp_sc");
 	if (pl_dp_meta_offset < 0 || !pool) {

@@ -59,19 +59,27 @@ int pl_dp_eal_init(const struct pl_config *cfg, enum pl_svc_id id, const char *p
 	return 0;
 }
 
-int pl_dp_create(struct pl_dp *dp, const struct pl_config *cfg, uint64_t incarnation)
+int pl_dp_meta_register(void)
 {
 	static const struct rte_mbuf_dynfield meta_desc = {
 		.name = PL_DP_META_NAME,
 		.size = sizeof(struct pl_pkt_meta),
 		.align = __alignof__(struct pl_pkt_meta),
 	};
-	memset(dp, 0, sizeof(*dp));
-
 	int off = rte_mbuf_dynfield_register(&meta_desc);
 	if (off < 0)
 		return -rte_errno;
 	pl_dp_meta_offset = off;
+	return off;
+}
+
+int pl_dp_create(struct pl_dp *dp, const struct pl_config *cfg, uint64_t incarnation)
+{
+	memset(dp, 0, sizeof(*dp));
+
+	int off = pl_dp_meta_register();
+	if (off < 0)
+		return off;
 
 	const struct rte_memzone *mz = rte_memzone_reserve(PL_DP_MZ_NAME,
 		sizeof(struct pl_dp_shared), SOCKET_ID_ANY, RTE_MEMZONE_SIZE_HINT_ONLY);

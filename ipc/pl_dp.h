@@ -151,6 +151,10 @@ static inline unsigned int pl_ring_take(
 
 /* Starts the EAL for service `id` (primary for the supervisor). 0 or -errno. */
 int pl_dp_eal_init(const struct pl_config *cfg, enum pl_svc_id id, const char *prog);
+/* Registers the per-packet metadata dynfield and sets pl_dp_meta_offset (the primary does it in
+ * pl_dp_create; single-process benchmarks and tests call it themselves). The offset, or
+ * -rte_errno. */
+int pl_dp_meta_register(void);
 /* Primary: creates the pool, every ring and the control memzone. 0 or -errno. */
 int pl_dp_create(struct pl_dp *dp, const struct pl_config *cfg, uint64_t incarnation);
 /* Secondary: finds them by name. 0 or -errno. */

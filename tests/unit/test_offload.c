@@ -892,13 +892,8 @@ static int eal_setup(void **state)
 			rte_strerror(rte_errno));
 		return -1;
 	}
-	/* The per-packet metadata segmentation copies, registered as pl_dp_create does. */
-	static const struct rte_mbuf_dynfield meta_desc = {
-		.name = PL_DP_META_NAME,
-		.size = sizeof(struct pl_pkt_meta),
-		.align = __alignof__(struct pl_pkt_meta),
-	};
-	pl_dp_meta_offset = rte_mbuf_dynfield_register(&meta_desc);
+	/* The per-packet metadata segmentation copies. */
+	pl_dp_meta_register();
 	if (pl_dp_meta_offset < 0)
 		return -1;
 	big_pool = rte_pktmbuf_pool_create(
