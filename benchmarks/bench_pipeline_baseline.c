@@ -11,7 +11,8 @@
  *     router_fib_add (what router's control side calls);
  *   - nat-lb's real session table (pl_ct) and policy's verdict cache, emptied before each run
  *     as the script flushes the pipeline's sessions.
- * Each run: io-worker's synthetic source (ioworker_synth_fill, the same settings), then
+ * Each run: io-worker's synthetic source (ioworker_synth_fill, the same settings) and its
+ * ingress parse (pl_parse), then
  * natlb_stage, policy_stage, router_stage, and io-worker's sink (count and free), timed with
  * rte_rdtsc around each; wall time from before the first allocation to after the last free,
  * as io-worker measures the pipeline's (synth first_tsc .. last_sink_tsc). The work is checked:
@@ -46,6 +47,7 @@
 #include "pl_k8s.h"
 #include "policy.h"
 #include "router.h"
+#include "pl_parse.h"
 #include "router_stage.h"
 
 #define MAX_BURST 256
@@ -342,6 +344,9 @@ int main(int argc, char **argv)
 			for (unsigned int i = 0; i < burst; i++)
 				pl_meta(pkts[i])->owner = PL_SVC_IO_WORKER;
 			ioworker_synth_fill(&g, pkts, burst, done);
+			for (unsigned int i = 0; i < burst; i++) /* io-worker's ingress parse */
+				if (pl_parse(pkts[i]) != PL_PARSE_OK)
+					die("a synthetic packet failed the ingress parse");
 			uint64_t t1 = rte_rdtsc();
 			natlb_stage(&nl, pkts, burst, cn);
 			uint64_t t2 = rte_rdtsc();

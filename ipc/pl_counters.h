@@ -34,6 +34,17 @@ enum pl_drop_reason {
 	PL_DROP_MAX
 };
 
+/* Why io-worker refused a frame at ingress (pl_parse.h); each an io-worker counter. */
+#define PL_PARSE_ERRORS(X)                                                                        \
+	X(NOT_IP, "rx_not_ip", "Frames that are not IPv4 or IPv6 (other EtherTypes; dropped)")    \
+	X(BAD_IPV4, "rx_bad_ipv4", "IPv4 headers refused: truncated, version, IHL, total length") \
+	X(BAD_IPV4_CSUM, "rx_bad_ipv4_csum", "IPv4 headers with a wrong checksum (dropped)")      \
+	X(BAD_IPV6, "rx_bad_ipv6", "IPv6 headers refused: truncated, version, payload length")    \
+	X(BAD_IPV6_EXT, "rx_bad_ipv6_ext",                                                        \
+		"IPv6 extension-header chains refused: truncated, too long, misplaced")           \
+	X(BAD_L4, "rx_bad_l4",                                                                    \
+		"Transport headers refused: truncated, bad TCP data offset or UDP length")
+
 /* Counters every service has, at the start of its block. */
 #define PL_COMMON_COUNTERS(X)                                                           \
 	X(ADMIN_REQUESTS, "admin_requests", "Admin commands received")                  \
@@ -90,7 +101,8 @@ enum pl_drop_reason {
 	X(TX_SEGMENTED, "tx_segmented",                                                          \
 		"Super-packets segmented in software for a port without segmentation offload")   \
 	X(FAST_PATH, "fast_path",                                                                \
-		"Packets forwarded by io-worker on the stages' cached decisions (fast path)")
+		"Packets forwarded by io-worker on the stages' cached decisions (fast path)")    \
+	PL_PARSE_ERRORS(X)
 
 /* nat-lb's own, after the stage counters. */
 #define PL_NATLB_COUNTERS(X)                                                                      \
@@ -175,6 +187,9 @@ enum pl_sup_counter {
 	PL_SUPERVISOR_COUNTERS(PL_X) PL_SUP_MAX
 };
 #undef PL_X
+
+/* io-worker's counter for a parse error (enum pl_parse_result, not PL_PARSE_OK). */
+#define PL_IOW_PARSE(err) ((unsigned int)PL_IOW_NOT_IP + (unsigned int)(err)-1u)
 
 /* io-worker's drop counters follow the drop reasons one to one. */
 #define PL_IOW_DROP(reason) ((unsigned int)PL_IOW_DROP_NONE + (unsigned int)(reason))

@@ -33,7 +33,7 @@
 #define PL_DP_MZ_NAME "pl_dp"
 #define PL_DP_META_NAME "podlane_pkt_meta"
 #define PL_DP_MAGIC 0x706c6470U /* "pldp" */
-#define PL_DP_VERSION 3
+#define PL_DP_VERSION 4
 #define PL_DP_MBUF_DATA_SIZE RTE_MBUF_DEFAULT_BUF_SIZE
 /* Big buffers: the largest an mbuf's 16-bit buf_len allows. With the headroom that leaves
  * 65,407 bytes of frame, which holds any super-packet a Linux TCP stack builds (its GSO size
@@ -65,7 +65,7 @@ enum pl_verdict {
 /* Owner tags: the service id of the holder. */
 #define PL_OWNER_NONE 0xff
 
-/* Per-packet metadata in an mbuf dynamic field (16 bytes, in the mbuf's second cache line). */
+/* Per-packet metadata in an mbuf dynamic field (20 bytes, in the mbuf's second cache line). */
 struct pl_pkt_meta {
 	uint8_t owner; /* enum pl_svc_id of the process holding it */
 	uint8_t verdict; /* enum pl_verdict */
@@ -75,6 +75,10 @@ struct pl_pkt_meta {
 	uint16_t tx_if; /* interface index to send it out of */
 	uint32_t nh_index; /* next-hop (adjacency) index */
 	uint32_t session_id; /* conntrack session, 0 = none */
+	/* What io-worker's parse found at ingress (pl_parse.h): the stages' view of the headers. */
+	uint16_t l4_off; /* frame offset of the transport header */
+	uint8_t l4_proto; /* its IP protocol number */
+	uint8_t pflags; /* PL_PARSE_* */
 };
 
 #define PL_META_F_TRACE 0x01

@@ -41,6 +41,7 @@
 #include "pl_csum.h"
 #include "pl_log.h"
 #include "pl_offload.h"
+#include "pl_parse.h"
 #include "policy_table.h"
 
 #define FAST_REFRESH_MS 5000
@@ -166,64 +167,41 @@ static int try_forward(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms,
 	struct iow_fast *f = &w->fast;
 	tk->sess = PL_CT_NIL;
 	tk->flow = 0;
-	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
-	uint32_t len = m->data_len;
-	if (m->nb_segs != 1 || len < RTE_ETHER_HDR_LEN + sizeof(struct rte_ipv4_hdr))
+	/* io-worker parsed it at ingress (pl_parse.h): headers valid, padding trimmed. */
+	const struct pl_pkt_meta *pm = pl_meta(m);
+	uint8_t proto = pm->l4_proto, family, *src, *dst, *ttl;
+	uint8_t *l3 = rte_pktmbuf_mtod(m, uint8_t *) + RTE_ETHER_HDR_LEN;
+	uint8_t *l4 = rte_pktmbuf_mtod(m, uint8_t *) + pm->l4_off;
+	uint32_t l3_len = m->data_len - RTE_ETHER_HDR_LEN;
+	if ((pm->pflags & (PL_PARSE_OPTS | PL_PARSE_FRAG)) ||
+		(proto != IPPROTO_TCP && proto != IPPROTO_UDP))
 		return IOW_FAST_SLOW;
-	uint16_t et = ((struct rte_ether_hdr *)d)->ether_type;
-	uint8_t *l3 = d + RTE_ETHER_HDR_LEN, *l4, proto, family, *src, *dst, *ttl;
-	uint32_t l3_len, l4_len;
-	if (et == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+	if (pm->pflags & PL_PARSE_V4) {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)l3;
-		l3_len = rte_be_to_cpu_16(ip->total_length);
-		if (ip->version_ihl != 0x45 || l3_len < sizeof(*ip) + 8 ||
-			RTE_ETHER_HDR_LEN + l3_len > len ||
-			(ip->fragment_offset &
-				RTE_BE16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) ||
-			rte_raw_cksum(ip, sizeof(*ip)) != 0xffff)
-			return IOW_FAST_SLOW;
 		family = AF_INET;
-		proto = ip->next_proto_id;
 		src = (uint8_t *)&ip->src_addr;
 		dst = (uint8_t *)&ip->dst_addr;
 		ttl = &ip->time_to_live;
-		l4 = l3 + sizeof(*ip);
-		l4_len = l3_len - sizeof(*ip);
-	} else if (et == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
+	} else {
 		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)l3;
-		if (len < RTE_ETHER_HDR_LEN + sizeof(*ip) || (l3[0] >> 4) != 6)
-			return IOW_FAST_SLOW;
-		l4_len = rte_be_to_cpu_16(ip->payload_len);
-		l3_len = sizeof(*ip) + l4_len;
-		if (RTE_ETHER_HDR_LEN + l3_len > len || l4_len < 8)
-			return IOW_FAST_SLOW;
 		family = AF_INET6;
-		proto = ip->proto;
 		src = ip->src_addr;
 		dst = ip->dst_addr;
 		ttl = &ip->hop_limits;
-		l4 = l3 + sizeof(*ip);
 		/* Link-local destinations stay on their link: router drops them. */
 		if (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80)
 			return IOW_FAST_SLOW;
-	} else {
-		return IOW_FAST_SLOW;
 	}
 	uint16_t *csum;
 	bool state_change = false; /* SYN, FIN, RST: nat-lb must see it */
 	if (proto == IPPROTO_TCP) {
 		const struct rte_tcp_hdr *t = (const struct rte_tcp_hdr *)l4;
-		if (l4_len < sizeof(*t) || (t->data_off >> 4) < 5 ||
-			(uint32_t)(t->data_off >> 4) * 4 > l4_len)
-			return IOW_FAST_SLOW;
 		state_change = (t->tcp_flags & (TCP_SYN | TCP_FIN | TCP_RST)) != 0;
 		csum = (uint16_t *)(l4 + offsetof(struct rte_tcp_hdr, cksum));
-	} else if (proto == IPPROTO_UDP) {
+	} else {
 		csum = (uint16_t *)(l4 + offsetof(struct rte_udp_hdr, dgram_cksum));
 		if (family == AF_INET && *csum == 0)
 			csum = NULL; /* no checksum to keep */
-	} else {
-		return IOW_FAST_SLOW;
 	}
 	uint16_t *ports = (uint16_t *)l4;
 	size_t alen = family == AF_INET ? 4 : 16;

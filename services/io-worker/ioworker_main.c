@@ -16,6 +16,7 @@
 
 #include "pl_log.h"
 #include "pl_offload.h"
+#include "pl_parse.h"
 #include "pl_stage.h"
 
 #define EPOLL_BATCH 32
@@ -87,6 +88,26 @@ void ioworker_pipeline_enqueue(
 	}
 }
 
+/* Parse once (pl_parse.h): every frame that enters is checked and its headers recorded in its
+ * metadata; what is refused is counted by reason and freed. Compacts pkts; returns how many
+ * stay. */
+static unsigned int admit(struct ioworker *w, struct rte_mbuf **pkts, unsigned int n)
+{
+	unsigned int k = 0;
+	for (unsigned int i = 0; i < n; i++) {
+		enum pl_parse_result r = pl_parse(pkts[i]);
+		if (r == PL_PARSE_OK) {
+			pkts[k++] = pkts[i];
+			continue;
+		}
+		w->local[PL_IOW_PARSE(r)]++;
+		w->local[PL_IOW_DROP(
+			r == PL_PARSE_ERR_NOT_IP ? PL_DROP_UNSUPPORTED : PL_DROP_MALFORMED)]++;
+		rte_pktmbuf_free(pkts[i]);
+	}
+	return k;
+}
+
 /* Forwards n received packets (L2 done, owned by io-worker): each one the fast path takes (when
  * `fast` and it is ready) leaves here; the rest enter the pipeline in order, each with its
  * session's ticket, so a flow's later packets do not overtake them. Returns how many the fast
@@ -126,20 +147,24 @@ static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_
 		w->synth.st->first_tsc = now_tsc;
 	ioworker_synth_fill(&w->synth, pkts, n, w->synth.st->generated);
 	w->synth.st->generated += n;
+	unsigned int made = n;
+	n = admit(w, pkts, n);
+	if (n < made) /* refused at ingress: back at the sink already */
+		ioworker_synth_sunk(&w->synth, made - n, rte_rdtsc());
 	if (w->synth.st->count && w->synth.st->generated >= w->synth.st->count) {
 		w->synth.st->active = 0;
 		PL_INFO("synth", "source done: %lu packets", (unsigned long)w->synth.st->generated);
 	}
 	if (!w->synth.st->fast) {
 		ioworker_pipeline_enqueue(w, pkts, n, NULL);
-		return n;
+		return made;
 	}
 	/* The fast path hands its packets to L2 output, whose synthetic sink counts (tx_packets)
 	 * and frees them, as sink() does for the pipeline's: count them back here. */
 	/* The fast path counts what it sends back at the synthetic sink itself (held packets
 	 * leave later). */
 	forward(w, pkts, n, true);
-	return n;
+	return made;
 }
 
 /* Receives one burst from a port; L2 frames are handled here, the rest are forwarded. */
@@ -167,7 +192,7 @@ static unsigned int receive(struct ioworker *w, struct port *p, unsigned int bur
 			continue;
 		pkts[k++] = pkts[i];
 	}
-	forward(w, pkts, k, true);
+	forward(w, pkts, admit(w, pkts, k), true);
 	return n;
 }
 

@@ -13,7 +13,8 @@
  * ICMP errors about a session are rewritten, the quoted (inner) header included, so the client
  * sees errors about the address it used. Anything else passes untouched.
  * Checksums are updated incrementally (RFC 1624); IPv4 fragments after the first and IPv6
- * packets with extension headers before the transport header pass untouched. */
+ * packets with extension headers before the transport header pass untouched. Headers come
+ * from io-worker's ingress parse (pl_parse.h); an answer nat-lb writes is parsed again. */
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -31,6 +32,7 @@
 #include "pl_csum.h"
 #include "pl_fib.h"
 #include "pl_offload.h"
+#include "pl_parse.h"
 #include "pl_stage.h"
 
 #define TCP_FIN 0x01
@@ -56,87 +58,62 @@ struct pkt {
 
 /* ---- parsing ---- */
 
-static bool parse_l4(struct pkt *p, uint8_t proto, uint8_t *l4, uint32_t len)
+/* The packet as io-worker's ingress parse recorded it (pl_parse.h: headers valid, transport
+ * header complete, padding trimmed). false: not a packet nat-lb looks at — a later fragment
+ * (no ports) or IPv6 with extension headers (not translated: their checksums and routing
+ * headers are not handled here). */
+static bool parse(struct rte_mbuf *m, struct pkt *p)
 {
-	p->proto = proto;
-	p->l4 = l4;
-	p->l4_len = len;
+	const struct pl_pkt_meta *meta = pl_meta(m);
+	if ((meta->pflags & PL_PARSE_FRAG_LATER) ||
+		(meta->pflags & (PL_PARSE_V6 | PL_PARSE_OPTS)) == (PL_PARSE_V6 | PL_PARSE_OPTS) ||
+		!(meta->pflags & (PL_PARSE_V4 | PL_PARSE_V6)))
+		return false;
+	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
+	p->partial = pl_offload_partial(m);
+	p->l3 = d + RTE_ETHER_HDR_LEN;
+	p->proto = meta->l4_proto;
+	p->l4 = d + meta->l4_off;
+	p->l4_len = rte_pktmbuf_data_len(m) - meta->l4_off;
 	p->ports = NULL;
 	p->l4_csum = NULL;
 	p->tcp_flags = 0;
-	switch (proto) {
-	case IPPROTO_TCP: {
-		if (len < sizeof(struct rte_tcp_hdr))
-			return false;
-		p->ports = (uint16_t *)l4;
-		p->l4_csum = (uint16_t *)(l4 + offsetof(struct rte_tcp_hdr, cksum));
-		p->tcp_flags = ((struct rte_tcp_hdr *)l4)->tcp_flags;
-		return true;
-	}
-	case IPPROTO_UDP: {
-		if (len < sizeof(struct rte_udp_hdr))
-			return false;
-		p->ports = (uint16_t *)l4;
-		if (p->family == AF_INET6 || ((struct rte_udp_hdr *)l4)->dgram_cksum != 0)
-			p->l4_csum = (uint16_t *)(l4 + offsetof(struct rte_udp_hdr, dgram_cksum));
-		return true;
-	}
-	case IPPROTO_SCTP:
-		/* Tracked for the policy stage (ports at the same place); never translated: its
-		 * CRC32c checksum cannot be updated incrementally, and services skip SCTP ports. */
-		if (len < 12)
-			return false;
-		p->ports = (uint16_t *)l4;
-		return true;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		return len >= 8;
-	default:
-		return false;
-	}
-}
-
-/* false: not a packet nat-lb looks at. */
-static bool parse(struct rte_mbuf *m, struct pkt *p)
-{
-	uint32_t len = rte_pktmbuf_data_len(m);
-	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
-	if (len < sizeof(struct rte_ether_hdr))
-		return false;
-	p->partial = pl_offload_partial(m);
-	uint16_t et = ((struct rte_ether_hdr *)d)->ether_type;
-	d += sizeof(struct rte_ether_hdr);
-	len -= sizeof(struct rte_ether_hdr);
-	p->l3 = d;
-	if (et == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
-		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)d;
-		if (len < sizeof(*ip) || (ip->version_ihl >> 4) != 4)
-			return false;
-		uint32_t hl = (ip->version_ihl & 0xf) * 4u, tl = rte_be_to_cpu_16(ip->total_length);
-		if (hl < sizeof(*ip) || tl < hl || tl > len)
-			return false;
-		if (rte_be_to_cpu_16(ip->fragment_offset) & RTE_IPV4_HDR_OFFSET_MASK)
-			return false; /* later fragments carry no ports */
+	if (meta->pflags & PL_PARSE_V4) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)p->l3;
 		p->family = AF_INET;
 		p->alen = 4;
 		p->src = (uint8_t *)&ip->src_addr;
 		p->dst = (uint8_t *)&ip->dst_addr;
-		return parse_l4(p, ip->next_proto_id, d + hl, tl - hl);
-	}
-	if (et == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
-		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)d;
-		if (len < sizeof(*ip) || (d[0] >> 4) != 6)
-			return false;
-		uint32_t pl = rte_be_to_cpu_16(ip->payload_len);
-		if (pl + sizeof(*ip) > len)
-			return false;
+	} else {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)p->l3;
 		p->family = AF_INET6;
 		p->alen = 16;
 		p->src = ip->src_addr;
 		p->dst = ip->dst_addr;
-		return parse_l4(p, ip->proto, d + sizeof(*ip), pl);
 	}
-	return false;
+	switch (p->proto) {
+	case IPPROTO_TCP:
+		p->ports = (uint16_t *)p->l4;
+		p->l4_csum = (uint16_t *)(p->l4 + offsetof(struct rte_tcp_hdr, cksum));
+		p->tcp_flags = ((struct rte_tcp_hdr *)p->l4)->tcp_flags;
+		return true;
+	case IPPROTO_UDP:
+		p->ports = (uint16_t *)p->l4;
+		if (p->family == AF_INET6 || ((struct rte_udp_hdr *)p->l4)->dgram_cksum != 0)
+			p->l4_csum =
+				(uint16_t *)(p->l4 + offsetof(struct rte_udp_hdr, dgram_cksum));
+		return true;
+	case IPPROTO_SCTP:
+		/* Tracked for the policy stage (ports at the same place); never translated: its
+		 * CRC32c checksum cannot be updated incrementally, and services skip SCTP ports. */
+		p->ports = (uint16_t *)p->l4;
+		return true;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static void key_of(const struct pkt *p, struct pl_ct_key *k)
@@ -361,6 +338,8 @@ static void reject(struct natlb *nl, struct rte_mbuf *m, struct pkt *p, uint64_t
 			rc = router_icmp6_error(m, ROUTER_ICMP6_DEST_UNREACH, 4 /* port */, 0, src);
 		}
 	}
+	if (rc == 0 && pl_parse(m) != PL_PARSE_OK) /* the answer is a new packet: record it */
+		rc = -EINVAL;
 	if (rc == 0)
 		counters[PL_NATLB_REJECTED]++;
 	else

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* router's burst function. Checks IPv4 headers (version, IHL, total length against the frame,
- * header checksum) and IPv6 (version, payload length), then routes: a FIB lookup gives the
- * adjacency, which names the tx interface (and the next hop io-worker resolves). Forwarded
- * packets lose one TTL / hop (RFC 1624 incremental checksum); packets to or from the host tap
- * are the host's own and keep theirs. Expired TTL, no route and too big for the egress MTU
- * (with DF; IPv6 always) turn the packet into the ICMP error that reports it, sent back the
- * way it came, rate-limited (router.icmp_rate); otherwise it is marked dropped. Packets of the
- * synthetic port (tests, benchmarks) are only checked and TTL-decremented, not routed, unless
- * they carry PL_META_F_SYNTH_ROUTE (synth/start route=1): then they are routed as any other. */
+/* router's burst function. io-worker checked the IP headers at ingress (pl_parse.h: version,
+ * lengths, IPv4 header checksum, the IPv6 extension-header chain; padding trimmed), so router
+ * routes: a FIB lookup gives the adjacency, which names the tx interface (and the next hop
+ * io-worker resolves). Forwarded packets lose one TTL / hop (RFC 1624 incremental checksum);
+ * packets to or from the host tap are the host's own and keep theirs. Expired TTL, no route and
+ * too big for the egress MTU (with DF; IPv6 always) turn the packet into the ICMP error that
+ * reports it, sent back the way it came, rate-limited (router.icmp_rate); otherwise it is marked
+ * dropped. Packets of the synthetic port (tests, benchmarks) are only TTL-decremented, not
+ * routed, unless they carry PL_META_F_SYNTH_ROUTE (synth/start route=1): then they are routed
+ * as any other. */
 #include "router_stage.h"
 
 #include <netinet/in.h>
@@ -21,6 +22,7 @@
 #include <rte_prefetch.h>
 
 #include "pl_offload.h"
+#include "pl_parse.h"
 #include "router.h"
 
 #define PREFETCH_AHEAD 4
@@ -102,6 +104,8 @@ static void icmp_back(struct router *r, struct rte_mbuf *m, bool v6, uint8_t typ
 		router_icmp_rl_allow(&r->icmp_rl, rte_rdtsc()))
 		rc = v6 ? router_icmp6_error(m, type, code, info, r->src6)
 			: router_icmp4_error(m, type, code, info, r->src4);
+	if (rc == 0 && pl_parse(m) != PL_PARSE_OK) /* the error is a new packet: record it */
+		rc = -EINVAL;
 	if (rc == 0) {
 		struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 		if (v6)
@@ -116,24 +120,10 @@ static void icmp_back(struct router *r, struct rte_mbuf *m, bool v6, uint8_t typ
 	pl_stage_drop(m, reason, counters);
 }
 
-static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint32_t l3_len,
-	uint64_t *counters)
+static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint64_t *counters)
 {
 	struct pl_pkt_meta *meta = pl_meta(m);
-	if (l3_len < sizeof(*ip)) {
-		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
-		return;
-	}
-	uint32_t ihl = (uint32_t)(ip->version_ihl & 0x0f) * 4;
 	uint32_t total = rte_be_to_cpu_16(ip->total_length);
-	if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(*ip) || ihl > l3_len || total < ihl ||
-		total > l3_len || rte_raw_cksum(ip, ihl) != 0xffff) {
-		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
-		return;
-	}
-	/* Ethernet padding of short frames is not part of the packet. */
-	if (total < l3_len)
-		rte_pktmbuf_trim(m, (uint16_t)(l3_len - total));
 	if (!r || not_routed(meta)) {
 		if (ip->time_to_live <= 1)
 			pl_stage_drop(m, PL_DROP_TTL_EXCEEDED, counters);
@@ -170,63 +160,10 @@ static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, 
 		remember(r, m, AF_INET, &ip->dst_addr);
 }
 
-#define IPV6_MAX_EXT_HEADERS 8
-
-/* Walks the extension-header chain: every header within the payload, hop-by-hop options only
- * first, at most IPV6_MAX_EXT_HEADERS. false if the chain is malformed. */
-static bool ipv6_ext_ok(const struct rte_ipv6_hdr *ip, uint32_t payload)
-{
-	const uint8_t *p = (const uint8_t *)(ip + 1);
-	uint8_t nh = ip->proto;
-	uint32_t off = 0;
-	for (int n = 0;; n++) {
-		uint32_t len;
-		switch (nh) {
-		case IPPROTO_HOPOPTS:
-			if (n != 0)
-				return false;
-			/* fall through */
-		case IPPROTO_ROUTING:
-		case IPPROTO_DSTOPTS:
-		case 135: /* mobility */
-			if (off + 2 > payload)
-				return false;
-			len = ((uint32_t)p[off + 1] + 1) * 8;
-			break;
-		case IPPROTO_FRAGMENT:
-			len = 8;
-			break;
-		case IPPROTO_AH:
-			if (off + 2 > payload)
-				return false;
-			len = ((uint32_t)p[off + 1] + 2) * 4;
-			break;
-		default:
-			return true; /* an upper layer, or no next header */
-		}
-		if (n >= IPV6_MAX_EXT_HEADERS || off + len > payload)
-			return false;
-		nh = p[off];
-		off += len;
-	}
-}
-
-static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint32_t l3_len,
-	uint64_t *counters)
+static void ipv6(struct router *r, struct rte_mbuf *m, struct rte_ipv6_hdr *ip, uint64_t *counters)
 {
 	struct pl_pkt_meta *meta = pl_meta(m);
-	if (l3_len < sizeof(*ip) || (rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6 ||
-		rte_be_to_cpu_16(ip->payload_len) > l3_len - sizeof(*ip)) {
-		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
-		return;
-	}
 	uint32_t total = sizeof(*ip) + rte_be_to_cpu_16(ip->payload_len);
-	if (!ipv6_ext_ok(ip, total - (uint32_t)sizeof(*ip))) {
-		pl_stage_drop(m, PL_DROP_MALFORMED, counters);
-		return;
-	}
-	if (total < l3_len)
-		rte_pktmbuf_trim(m, (uint16_t)(l3_len - total));
 	if (!r || not_routed(meta)) {
 		if (ip->hop_limits <= 1)
 			pl_stage_drop(m, PL_DROP_TTL_EXCEEDED, counters);
@@ -274,21 +211,12 @@ void router_stage(void *ctx, struct rte_mbuf **pkts, unsigned int n, uint64_t *c
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + PREFETCH_AHEAD], void *));
 		if (pl_meta(m)->verdict != PL_VERDICT_PASS)
 			continue;
-		if (rte_pktmbuf_data_len(m) < sizeof(struct rte_ether_hdr)) {
-			pl_stage_drop(m, PL_DROP_MALFORMED, counters);
-			continue;
-		}
-		struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-		uint32_t l3_len = rte_pktmbuf_data_len(m) - (uint32_t)sizeof(*eth);
-		switch (eth->ether_type) {
-		case RTE_BE16(RTE_ETHER_TYPE_IPV4):
-			ipv4(r, m, (struct rte_ipv4_hdr *)(eth + 1), l3_len, counters);
-			break;
-		case RTE_BE16(RTE_ETHER_TYPE_IPV6):
-			ipv6(r, m, (struct rte_ipv6_hdr *)(eth + 1), l3_len, counters);
-			break;
-		default:
+		void *l3 = rte_pktmbuf_mtod_offset(m, void *, RTE_ETHER_HDR_LEN);
+		if (pl_meta(m)->pflags & PL_PARSE_V4)
+			ipv4(r, m, l3, counters);
+		else if (pl_meta(m)->pflags & PL_PARSE_V6)
+			ipv6(r, m, l3, counters);
+		else /* not parsed at ingress: cannot happen (io-worker admits IP only) */
 			pl_stage_drop(m, PL_DROP_UNSUPPORTED, counters);
-		}
 	}
 }
