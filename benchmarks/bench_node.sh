@@ -42,22 +42,9 @@ command -v iperf3 >/dev/null 2>&1 ||
 command -v jq >/dev/null 2>&1 || fail "jq is not installed ('./podlane setup' installs it)"
 
 OUT=$T_DIR/results.jsonl
-KLAB="plk$(($$ % 100000))" # the kernel variant's lab (podlane's is $PODLANE_LAB, from node_lib)
-klab() { PODLANE_LAB=$KLAB "$@"; }
-KNODE=$(klab lab_node_ns 1)
-IPERF_PIDS=()
-
-# Extends node_lib's trap (which stops podlane, removes its lab and the instance's files).
-bench_cleanup() {
-	set +e
-	local p
-	for p in ${IPERF_PIDS[@]+"${IPERF_PIDS[@]}"}; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	klab lab_down >/dev/null 2>&1 || log "could not remove lab $KLAB"
-}
-# shellcheck disable=SC2154 # rc: set in the trap
-trap 'rc=$?; bench_cleanup; cleanup_all $rc' EXIT
+# The kernel variant's lab (podlane's is $PODLANE_LAB, from node_lib); the trap: iperf3
+# processes and the kernel lab first, then podlane and its lab, the instance's files.
+kernel_lab plk
 
 # ---------------------------------------------------------------------------------------------
 # The podlane variant: as tests/node/test_node_connectivity.sh.
@@ -71,11 +58,9 @@ add_pod 2
 # ---------------------------------------------------------------------------------------------
 # The kernel variant: same lab topology under another name, pods wired by veth pairs.
 log "kernel lab $KLAB: up, veth-wired pods, kernel forwarding"
-klab lab_up --nodes 1 >/dev/null || fail "kernel lab up"
-ip netns exec "$KNODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 ||
-	fail "kernel lab: forwarding"
-kernel_pod "$KNODE" "$KLAB" 1
-kernel_pod "$KNODE" "$KLAB" 2
+kernel_lab_up
+kernel_pod 1
+kernel_pod 2
 
 # ---------------------------------------------------------------------------------------------
 # Both variants: namespaces and addresses.
@@ -88,10 +73,6 @@ DST4=$(lab_pod_v4 1 2)
 DST6=$(lab_pod_v6 1 2)
 
 # The conditions: offloads of every interface on both paths.
-node_links() { # NS: veth and tun links of a node namespace
-	ip -n "$1" -d -j link show | jq -r '.[] | select(.linkinfo.info_kind == "veth" or
-		.linkinfo.info_kind == "tun") | .ifname'
-}
 {
 	offloads "${SRC_NS[podlane]}" eth0 "podlane pod 1 (tun)"
 	offloads "${DST_NS[podlane]}" eth0 "podlane pod 2 (tun)"
@@ -128,14 +109,14 @@ iperf() {
 	IPERF_PORT=$((IPERF_PORT + 1))
 	ip netns exec "$to" iperf3 -s -1 -B "$DST4" -p "$IPERF_PORT" >>"$T_DIR/iperf3-server.log" 2>&1 &
 	srv=$!
-	IPERF_PIDS+=("$srv")
+	BG_PIDS+=("$srv")
 	listening() { ip netns exec "$to" ss -ltnH "sport = :$IPERF_PORT" | grep -q .; }
 	wait_for 10 "$v: iperf3 server listening" listening || fail "$v: iperf3 server did not start"
 	# In the background so that a signal reaches the trap at once (the trap kills it).
 	timeout -k 5 $((secs + 60)) ip netns exec "$from" \
 		iperf3 -c "$DST4" -p "$IPERF_PORT" -t "$secs" -J "$@" >"$out" 2>>"$T_DIR/iperf3-client.log" &
 	cli=$!
-	IPERF_PIDS+=("$cli")
+	BG_PIDS+=("$cli")
 	if ! wait "$cli"; then
 		fail "$v: iperf3 client failed: $(jq -r '.error // empty' "$out" 2>/dev/null) $(tail -3 "$T_DIR/iperf3-client.log")"
 	fi
@@ -144,7 +125,7 @@ iperf() {
 		kill -KILL "$srv" 2>/dev/null || true
 	fi
 	wait "$srv" 2>/dev/null || true
-	IPERF_PIDS=()
+	BG_PIDS=()
 	if jq -e '.error' "$out" >/dev/null 2>&1; then fail "$v: iperf3: $(jq -r .error "$out")"; fi
 }
 
