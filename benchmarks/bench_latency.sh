@@ -8,7 +8,9 @@
 #              `podlanectl apply -f` into the directory datastore (its nat-lb does the DNAT).
 #   "kernel":  a second lab (another name, same topology) without podlane: pods wired by veth
 #              pairs as benchmarks/bench_node.sh does it (benchmarks/bench_lib.sh kernel_pod:
-#              veth offloads left as the kernel sets them), the node forwards; in its node
+#              veth offloads left as the kernel sets them), the node forwards; its uplink veth
+#              and the gateway's peer get the offload state of podlane's lab's (bench_lib.sh
+#              copy_offloads: the same with the af_packet uplink; see bench_node.sh); in its node
 #              namespace the nat-table rules kube-proxy's iptables mode writes for one ClusterIP
 #              service with one endpoint (KUBE-SERVICES -> KUBE-SVC -> KUBE-SEP DNAT, the
 #              KUBE-MARK-MASQ / KUBE-POSTROUTING masquerade chains), loaded with
@@ -119,6 +121,9 @@ log "kernel lab $KLAB: up, veth-wired pods, kernel forwarding, kube-proxy rules 
 kernel_lab_up
 kernel_pod 1
 kernel_pod 2
+# Its uplink path (pod_to_outside) as podlane's: the node's uplink veth and the gateway's peer.
+copy_offloads "$NODE" "pl-$(lab_uplink_if)" "$KNODE" "$(lab_uplink_if)"
+copy_offloads "$GW" "$(lab_gw_if 1)" "$KGW" "$(lab_gw_if 1)"
 # kube-proxy's iptables mode for Service test/lat (port http 80 -> 8080, one endpoint): the
 # chains and rules it writes for a ClusterIP service (chain names shortened, not its hashes).
 ip netns exec "$KNODE" "$IPT_RESTORE" --noflush <<EOT || fail "kernel lab: $IPT_RESTORE"

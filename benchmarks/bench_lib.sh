@@ -90,6 +90,24 @@ node_links() { # NS
 		.linkinfo.info_kind == "tun") | .ifname'
 }
 
+# copy_offloads FROM_NS FROM_IF TO_NS TO_IF: gives TO_IF the state FROM_IF has of the four
+# offloads offloads() reports (ethtool -K tx, tso, gso, gro; only those that differ), so that a
+# path of one lab is configured like the same path of the other.
+copy_offloads() { # FROM_NS FROM_IF TO_NS TO_IF
+	local from to args=() f v w
+	from=$(ip netns exec "$1" ethtool -k "$2") || fail "ethtool -k $2 in $1"
+	to=$(ip netns exec "$3" ethtool -k "$4") || fail "ethtool -k $4 in $3"
+	for f in tx-checksumming:tx tcp-segmentation-offload:tso generic-segmentation-offload:gso \
+		generic-receive-offload:gro; do
+		v=$(sed -n "s/^${f%%:*}: \([a-z]*\).*/\1/p" <<<"$from")
+		w=$(sed -n "s/^${f%%:*}: \([a-z]*\).*/\1/p" <<<"$to")
+		{ [ -n "$v" ] && [ -n "$w" ]; } || fail "ethtool -k $2 in $1 or $4 in $3: no ${f%%:*}"
+		[ "$v" = "$w" ] || args+=("${f#*:}" "$v")
+	done
+	[ ${#args[@]} = 0 ] || ip netns exec "$3" ethtool -K "$4" "${args[@]}" >/dev/null 2>&1 ||
+		fail "ethtool -K $4 ${args[*]} in $3 failed"
+}
+
 # bench_machine: a one-line description of the machine (CPUs, model, kernel).
 bench_machine() {
 	echo "$(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), kernel $(uname -r)"
