@@ -8,7 +8,9 @@
 #              `podlanectl apply -f` into the directory datastore (its nat-lb does the DNAT).
 #   "kernel":  a second lab (another name, same topology) without podlane: pods wired by veth
 #              pairs as benchmarks/bench_node.sh does it (benchmarks/bench_lib.sh kernel_pod:
-#              veth offloads left as the kernel sets them), the node forwards; in its node
+#              veth offloads left as the kernel sets them), the node forwards; its uplink veth
+#              and the gateway's peer get the offload state of podlane's lab's (bench_lib.sh
+#              copy_offloads: the same with the af_packet uplink; see bench_node.sh); in its node
 #              namespace the nat-table rules kube-proxy's iptables mode writes for one ClusterIP
 #              service with one endpoint (KUBE-SERVICES -> KUBE-SVC -> KUBE-SEP DNAT, the
 #              KUBE-MARK-MASQ / KUBE-POSTROUTING masquerade chains), loaded with
@@ -92,23 +94,9 @@ VPORT=80
 CLUSTER_CIDR=10.98.0.0/16 # the lab's pod addresses (kube-proxy's --cluster-cidr)
 OUTSIDE=$(lab_outside_v4)
 POD2=$(lab_pod_v4 1 2)
-KLAB="pllk$(($$ % 100000))" # the kernel variant's lab (podlane's is $PODLANE_LAB, from node_lib)
-klab() { PODLANE_LAB=$KLAB "$@"; }
-KNODE=$(klab lab_node_ns 1)
-KGW=$(klab lab_gw_ns)
-BG_PIDS=()
-
-# Extends services_lib's trap (servers first, then podlane and its lab, the instance's files).
-bench_cleanup() {
-	set +e
-	local p
-	for p in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	klab lab_down >/dev/null 2>&1 || log "could not remove lab $KLAB"
-}
-# shellcheck disable=SC2154 # rc: set in the trap
-trap 'rc=$?; services_cleanup; bench_cleanup; cleanup_all $rc' EXIT
+# The kernel variant's lab (podlane's is $PODLANE_LAB, from node_lib); the trap: servers first,
+# then background clients and the kernel lab, then podlane and its lab, the instance's files.
+kernel_lab pllk services_cleanup
 
 # ---------------------------------------------------------------------------------------------
 # The podlane variant: as tests/services (directory datastore), pods 1 and 2, one service.
@@ -130,11 +118,12 @@ wait_svc lat 1
 # ---------------------------------------------------------------------------------------------
 # The kernel variant: same lab topology under another name, veth-wired pods, kube-proxy rules.
 log "kernel lab $KLAB: up, veth-wired pods, kernel forwarding, kube-proxy rules ($IPT)"
-klab lab_up --nodes 1 >/dev/null || fail "kernel lab up"
-ip netns exec "$KNODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 ||
-	fail "kernel lab: forwarding"
-kernel_pod "$KNODE" "$KLAB" 1
-kernel_pod "$KNODE" "$KLAB" 2
+kernel_lab_up
+kernel_pod 1
+kernel_pod 2
+# Its uplink path (pod_to_outside) as podlane's: the node's uplink veth and the gateway's peer.
+copy_offloads "$NODE" "pl-$(lab_uplink_if)" "$KNODE" "$(lab_uplink_if)"
+copy_offloads "$GW" "$(lab_gw_if 1)" "$KGW" "$(lab_gw_if 1)"
 # kube-proxy's iptables mode for Service test/lat (port http 80 -> 8080, one endpoint): the
 # chains and rules it writes for a ClusterIP service (chain names shortened, not its hashes).
 ip netns exec "$KNODE" "$IPT_RESTORE" --noflush <<EOT || fail "kernel lab: $IPT_RESTORE"
@@ -194,10 +183,6 @@ done
 
 # ---------------------------------------------------------------------------------------------
 # The conditions: offloads of every interface on the paths, both variants.
-node_links() { # NS: veth and tun links of a node namespace
-	ip -n "$1" -d -j link show | jq -r '.[] | select(.linkinfo.info_kind == "veth" or
-		.linkinfo.info_kind == "tun") | .ifname'
-}
 {
 	offloads "${CNS[podlane]}" eth0 "podlane pod 1 (tun)"
 	offloads "${SNS[podlane]}" eth0 "podlane pod 2 (tun)"

@@ -38,6 +38,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "bench_opt.h"
 #include "ioworker_synth.h"
 #include "natlb.h"
 #include "natlb_build.h"
@@ -184,15 +185,6 @@ static uint32_t build_fib(struct router *r, const char *path)
 	return n;
 }
 
-static bool opt(const char *arg, const char *name, const char **val)
-{
-	size_t n = strlen(name);
-	if (strncmp(arg, name, n) != 0 || arg[n] != '=')
-		return false;
-	*val = arg + n + 1;
-	return true;
-}
-
 static uint64_t num(const char *s)
 {
 	char *end;
@@ -213,25 +205,25 @@ int main(int argc, char **argv)
 		const char *v;
 		if (strcmp(argv[i], "--tsc-hz") == 0)
 			hz_only = true;
-		else if (opt(argv[i], "--config", &v))
+		else if (bench_opt(argv[i], "--config", &v))
 			o.config = v;
-		else if (opt(argv[i], "--objects", &v))
+		else if (bench_opt(argv[i], "--objects", &v))
 			o.objects = v;
-		else if (opt(argv[i], "--routes", &v))
+		else if (bench_opt(argv[i], "--routes", &v))
 			o.routes = v;
-		else if (opt(argv[i], "--dst", &v))
+		else if (bench_opt(argv[i], "--dst", &v))
 			o.dst = v;
-		else if (opt(argv[i], "--dport", &v))
+		else if (bench_opt(argv[i], "--dport", &v))
 			o.dport = (uint32_t)num(v);
-		else if (opt(argv[i], "--packets", &v))
+		else if (bench_opt(argv[i], "--packets", &v))
 			o.packets = num(v);
-		else if (opt(argv[i], "--runs", &v))
+		else if (bench_opt(argv[i], "--runs", &v))
 			o.runs = (uint32_t)num(v);
-		else if (opt(argv[i], "--flows", &v))
+		else if (bench_opt(argv[i], "--flows", &v))
 			o.flows = (uint32_t)num(v);
-		else if (opt(argv[i], "--frame-size", &v))
+		else if (bench_opt(argv[i], "--frame-size", &v))
 			o.frame_size = (uint32_t)num(v);
-		else if (opt(argv[i], "--mem", &v))
+		else if (bench_opt(argv[i], "--mem", &v))
 			o.mem_mb = (uint32_t)num(v);
 		else
 			die("unknown argument '%s'", argv[i]);

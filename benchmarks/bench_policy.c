@@ -85,6 +85,7 @@
 #include <rte_memzone.h>
 #include <zmq.h>
 
+#include "bench_opt.h"
 #include "pl_ct.h"
 #include "pl_dp.h"
 #include "pl_k8s.h"
@@ -834,15 +835,6 @@ static int cmd_run(const struct opts *o, const char *prog)
 	return 0;
 }
 
-static bool opt(const char *arg, const char *name, const char **val)
-{
-	size_t n = strlen(name);
-	if (strncmp(arg, name, n) != 0 || arg[n] != '=')
-		return false;
-	*val = arg + n + 1;
-	return true;
-}
-
 static uint32_t u32(const char *s)
 {
 	char *end;
@@ -882,31 +874,31 @@ int main(int argc, char **argv)
 	}
 	for (int i = 2; i < argc; i++) {
 		const char *v;
-		if (opt(argv[i], "--rules", &v))
+		if (bench_opt(argv[i], "--rules", &v))
 			o.rules = u32(v);
-		else if (opt(argv[i], "--out", &v))
+		else if (bench_opt(argv[i], "--out", &v))
 			o.out = v;
-		else if (opt(argv[i], "--node", &v))
+		else if (bench_opt(argv[i], "--node", &v))
 			o.node = v;
-		else if (opt(argv[i], "--tap-dir", &v))
+		else if (bench_opt(argv[i], "--tap-dir", &v))
 			o.tap_dir = v;
-		else if (opt(argv[i], "--runs", &v))
+		else if (bench_opt(argv[i], "--runs", &v))
 			o.runs = u32(v);
-		else if (opt(argv[i], "--packets", &v))
+		else if (bench_opt(argv[i], "--packets", &v))
 			o.packets = u32(v);
-		else if (opt(argv[i], "--flows", &v))
+		else if (bench_opt(argv[i], "--flows", &v))
 			o.flows = u32(v);
-		else if (opt(argv[i], "--new-passes", &v))
+		else if (bench_opt(argv[i], "--new-passes", &v))
 			o.new_passes = u32(v);
-		else if (opt(argv[i], "--max-rules", &v))
+		else if (bench_opt(argv[i], "--max-rules", &v))
 			o.max_rules = u32(v);
-		else if (opt(argv[i], "--max-endpoints", &v))
+		else if (bench_opt(argv[i], "--max-endpoints", &v))
 			o.max_endpoints = u32(v);
-		else if (opt(argv[i], "--sessions", &v))
+		else if (bench_opt(argv[i], "--sessions", &v))
 			o.sessions = u32(v);
-		else if (opt(argv[i], "--mem", &v))
+		else if (bench_opt(argv[i], "--mem", &v))
 			o.mem_mb = u32(v);
-		else if (opt(argv[i], "--scales", &v)) {
+		else if (bench_opt(argv[i], "--scales", &v)) {
 			char tmp[256];
 			snprintf(tmp, sizeof(tmp), "%s", v);
 			o.n_scales = 0;

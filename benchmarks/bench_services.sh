@@ -11,20 +11,20 @@
 #              services.max_frontends 32768, max_backends 131072, max_sessions 65536,
 #              policy.max_endpoints and max_rules 1024 (no policies here), dpdk.socket_mem_mb 256.
 #   "kernel":  a second lab (another name) without podlane, pods wired by veth pairs exactly as
-#              benchmarks/bench_node.sh does, and in its node namespace kube-proxy's iptables
-#              rules (pkg/proxy/iptables, ClusterIP services): nat PREROUTING/OUTPUT ->
-#              KUBE-SERVICES, one rule per service port jumping to KUBE-SVC-<hash> (chain names
-#              as kube-proxy hashes them), which marks for masquerade what does not come from the
-#              cluster CIDR and picks KUBE-SEP-<hash> with `-m statistic --mode random
-#              --probability 1/k` (k: endpoints left; the last rule has none); each KUBE-SEP
-#              marks hairpin traffic and DNATs; KUBE-POSTROUTING masquerades marked traffic; plus
-#              kube-proxy's fixed filter-table chains (KUBE-FORWARD & co.). Loaded with
-#              iptables-restore --noflush (every chain declared, as kube-proxy's full sync); a
+#              benchmarks/bench_node.sh does (bench_lib.sh kernel_pod), and in its node namespace
+#              kube-proxy's iptables rules (pkg/proxy/iptables, ClusterIP services): nat
+#              PREROUTING/OUTPUT -> KUBE-SERVICES, one rule per service port jumping to
+#              KUBE-SVC-<hash> (chain names as kube-proxy hashes them), which marks for masquerade
+#              what does not come from the cluster CIDR and picks KUBE-SEP-<hash> with `-m statistic
+#              --mode random --probability 1/k` (k: endpoints left; the last rule has none); each
+#              KUBE-SEP marks hairpin traffic and DNATs; KUBE-POSTROUTING masquerades marked
+#              traffic; plus kube-proxy's fixed filter-table chains (KUBE-FORWARD & co.). Loaded
+#              with iptables-restore --noflush (every chain declared, as kube-proxy's full sync); a
 #              service added as kube-proxy's partial sync does it: KUBE-SERVICES rewritten whole,
 #              the new service's chains. The rules live in the lab's namespace and go with it.
-#              Backend: iptables-legacy (PODLANE_BENCH_IPTABLES=nft for iptables-nft: with
-#              iptables 1.8.9 it took 7 s to load 1,000 services of 10 endpoints, 4 min for 3,000
-#              and did not finish 10,000 in 20 min, in userspace).
+#              Backend: iptables-legacy (PODLANE_BENCH_IPTABLES=nft for iptables-nft: with iptables
+#              1.8.9 it took 7 s to load 1,000 services of 10 endpoints, 4 min for 3,000 and did not
+#              finish 10,000 in 20 min, in userspace).
 # Every scale N (PODLANE_BENCH_SCALES, default "10 1000 10000") has N services svc-I (ClusterIP
 # 10.96.x.y port 80 -> 8080) of 10 endpoints each: the 10 backend pods, each running
 # tests/services/svc_tool.py serve on 8080; plus one service "iperf" (10.97.0.1:5201, one
@@ -68,6 +68,7 @@
 #   PODLANE_BENCH_SCALES, PODLANE_BENCH_RUNS (3), PODLANE_BENCH_SECONDS (5),
 #   PODLANE_BENCH_CONNECTS (200), PODLANE_BENCH_IPTABLES (legacy|nft)
 . "$(dirname "$0")/../tests/services/services_lib.sh"
+. "$(dirname "$0")/bench_lib.sh"
 # shellcheck disable=SC2034 # read by node_lab_up
 LAB_NODES=1 # services_lib's second node (a remote endpoint) is not used here
 
@@ -108,25 +109,13 @@ POLL_MS=2
 MAX_SESSIONS=65536
 OUT=$T_DIR/results.jsonl
 BT=$T_DIR/svcbench.py
-KLAB="plsk$(($$ % 100000))" # the kernel variant's lab (podlane's is $PODLANE_LAB, from node_lib)
-klab() { PODLANE_LAB=$KLAB "$@"; }
-KNODE=$(klab lab_node_ns 1)
-BG_PIDS=()
+# The kernel variant's lab (podlane's is $PODLANE_LAB, from node_lib); the trap: servers first,
+# then background commands and the kernel lab, then podlane and its lab, the instance's files.
+kernel_lab plsk services_cleanup
 # The interpreter itself, once: a python3 on PATH may be a wrapper (pyenv's shims take seconds to
 # start on a busy machine).
 PYTHON=$(python3 -c 'import sys; print(sys.executable)') || fail "python3 does not run"
 EPS=$(for ((k = 1; k <= BACKENDS; k++)); do lab_pod_v4 1 "$k"; done | paste -sd,)
-
-# Extends services_lib's trap (servers first, then podlane and its lab, the instance's files).
-bench_cleanup() {
-	set +e
-	local p
-	for p in ${BG_PIDS[@]+"${BG_PIDS[@]}"}; do
-		kill -KILL "$p" 2>/dev/null
-	done
-	klab lab_down >/dev/null 2>&1 || log "could not remove lab $KLAB"
-}
-trap 'rc=$?; services_cleanup; bench_cleanup; cleanup_all $rc' EXIT
 
 # bg OUTFILE TIMEOUT_S CMD...: runs CMD in the background (so that a signal reaches the trap at
 # once, which kills it) with stdout to OUTFILE; its exit status.
@@ -521,30 +510,10 @@ SERVER_PIDS+=($!)
 ctl apply -f "$T_DIR/iperf.yaml" >/dev/null || fail "apply the iperf service"
 
 # ---------------------------------------------------------------------------------------------
-# The kernel variant: another lab, pods wired by veth pairs (as bench_node.sh), kube-proxy rules.
-kdo() { "$@" || fail "kernel lab: $* failed"; }
-kernel_pod() { # K
-	local k=$1 ns hif=veth-p$1 v4 v6
-	klab lab_pod_ns_add 1 "$k" >/dev/null || fail "kernel lab: pod-ns add $k"
-	ns=$(klab lab_pod_ns 1 "$k")
-	v4=$(lab_pod_v4 1 "$k")
-	v6=$(lab_pod_v6 1 "$k")
-	kdo ip -n "$KNODE" link add "$hif" type veth peer name eth0 netns "$ns"
-	kdo ip -n "$KNODE" addr add 169.254.1.1/32 dev "$hif"
-	kdo ip -n "$KNODE" addr add fe80::1/64 dev "$hif" nodad
-	kdo ip -n "$KNODE" link set "$hif" up
-	kdo ip -n "$ns" addr add "$v4/32" dev eth0
-	kdo ip -n "$ns" addr add "$v6/128" dev eth0 nodad
-	kdo ip -n "$ns" link set eth0 up
-	kdo ip -n "$ns" route add 169.254.1.1 dev eth0 scope link
-	kdo ip -n "$ns" route add default via 169.254.1.1 dev eth0
-	kdo ip -n "$ns" -6 route add default via fe80::1 dev eth0
-	kdo ip -n "$KNODE" route add "$v4/32" dev "$hif"
-	kdo ip -n "$KNODE" -6 route add "$v6/128" dev "$hif"
-}
+# The kernel variant: another lab, pods wired by veth pairs (bench_lib.sh kernel_pod, as in
+# bench_node.sh), kube-proxy rules.
 log "kernel lab $KLAB: up, veth-wired pods, kernel forwarding, iptables ($IPT)"
-klab lab_up --nodes 1 >/dev/null || fail "kernel lab up"
-kdo ip netns exec "$KNODE" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+kernel_lab_up
 for ((k = 1; k <= CLIENT; k++)); do
 	kernel_pod "$k"
 done
