@@ -25,7 +25,12 @@
 	X(SESSIONS_FULL, "sessions_full", "New flow while the session table was full")            \
 	X(NO_ENDPOINT, "no_endpoint",                                                             \
 		"To a service without endpoints, no reject sent (rate limit)")                    \
-	X(POLICY_DENIED, "policy_denied", "Denied by network policy")
+	X(POLICY_DENIED, "policy_denied", "Denied by network policy")                             \
+	X(SPOOFED, "spoofed", "Source address not allowed on the interface it came in on")        \
+	X(FRAGMENT, "fragment",                                                                   \
+		"Later fragment without its first, overlapping it, or beyond the fragment table") \
+	X(POLICY_NOT_READY, "policy_not_ready",                                                   \
+		"To or from a pod before policy compiled its datastore once (fail closed)")
 
 enum pl_drop_reason {
 #define PL_X(sym, name, help) PL_DROP_##sym,
@@ -87,6 +92,12 @@ enum pl_drop_reason {
 	X(DROP_NO_ENDPOINT, "drop_no_endpoint",                                                  \
 		"Dropped: to a service without endpoints, reject not sent (rate limit)")         \
 	X(DROP_POLICY_DENIED, "drop_policy_denied", "Dropped: denied by network policy")         \
+	X(DROP_SPOOFED, "drop_spoofed",                                                          \
+		"Dropped: source address not allowed on the interface it came in on")            \
+	X(DROP_FRAGMENT, "drop_fragment",                                                        \
+		"Dropped: later fragment without its first, overlapping it, or no room")         \
+	X(DROP_POLICY_NOT_READY, "drop_policy_not_ready",                                        \
+		"Dropped: to or from a pod before policy's first compile (fail closed)")         \
 	X(BURSTS, "bursts", "Non-empty bursts processed")                                        \
 	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                      \
 	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")      \
@@ -102,7 +113,17 @@ enum pl_drop_reason {
 		"Super-packets segmented in software for a port without segmentation offload")   \
 	X(FAST_PATH, "fast_path",                                                                \
 		"Packets forwarded by io-worker on the stages' cached decisions (fast path)")    \
-	PL_PARSE_ERRORS(X)
+	PL_PARSE_ERRORS(X)                                                                       \
+	X(RX_SPOOFED_POD, "rx_spoofed_pod",                                                      \
+		"Packets from a pod with a source that is not the pod's (dropped)")              \
+	X(RX_SPOOFED_UPLINK, "rx_spoofed_uplink",                                                \
+		"Packets on the uplink with a source of this node or its pods (dropped)")        \
+	X(RX_MARTIAN, "rx_martian", "Packets with a loopback or multicast source (dropped)")     \
+	X(RX_FRAG_HELD, "rx_frag_held", "Later fragments held until their first fragment came")  \
+	X(RX_FRAG_UNKNOWN, "rx_frag_unknown",                                                    \
+		"Later fragments dropped: their first never came, or no room to hold them")      \
+	X(RX_FRAG_OVERLAP, "rx_frag_overlap",                                                    \
+		"Later fragments dropped: overlapping their first, or its ports changed")
 
 /* nat-lb's own, after the stage counters. */
 #define PL_NATLB_COUNTERS(X)                                                                      \
@@ -126,7 +147,9 @@ enum pl_drop_reason {
 	X(FLOWS_ALLOWED, "flows_allowed", "Flows (sessions) evaluated and allowed")                \
 	X(FLOWS_DENIED, "flows_denied", "Flows (sessions) evaluated and denied")                   \
 	X(PACKETS_DENIED, "packets_denied", "Packets dropped by a deny verdict")                   \
-	X(NOT_TRACKED, "not_tracked", "Packets without a session (not TCP/UDP/SCTP): passed")      \
+	X(NOT_TRACKED, "not_tracked",                                                              \
+		"Packets without a session (synthetic, unrelated ICMP errors): evaluated alone")   \
+	X(NOT_READY, "not_ready", "Packets to or from pods dropped before the first compile")      \
 	X(SESSION_RACES, "session_races", "Packets whose session changed under the read: dropped") \
 	X(FLOW_LOGS, "flow_logs", "Flow records published on the tap")                             \
 	X(POL_DATASTORE_REJECTED, "datastore_rejected", "Datastore documents rejected (invalid)")  \

@@ -61,6 +61,7 @@ enum pl_ct_state {
 #define PL_CT_F_FIN_ORIG 0x08
 #define PL_CT_F_FIN_REPLY 0x10
 #define PL_CT_F_ONE_KEY 0x20 /* only key[0] is chained */
+#define PL_CT_F_FROM_HOST 0x40 /* its first packet came in on the host tap */
 
 struct pl_ct_session {
 	uint32_t seq; /* odd while being written */

@@ -65,7 +65,7 @@ enum pl_verdict {
 /* Owner tags: the service id of the holder. */
 #define PL_OWNER_NONE 0xff
 
-/* Per-packet metadata in an mbuf dynamic field (20 bytes, in the mbuf's second cache line). */
+/* Per-packet metadata in an mbuf dynamic field (24 bytes, in the mbuf's second cache line). */
 struct pl_pkt_meta {
 	uint8_t owner; /* enum pl_svc_id of the process holding it */
 	uint8_t verdict; /* enum pl_verdict */
@@ -79,6 +79,9 @@ struct pl_pkt_meta {
 	uint16_t l4_off; /* frame offset of the transport header */
 	uint8_t l4_proto; /* its IP protocol number */
 	uint8_t pflags; /* PL_PARSE_* */
+	/* The flow's ports as conntrack keys them (pl_parse.h PL_PARSE_KEY_PORTS), network
+	 * order; a later fragment gets its first fragment's from io-worker's fragment table. */
+	uint16_t ports[2];
 };
 
 #define PL_META_F_TRACE 0x01
@@ -90,6 +93,9 @@ struct pl_pkt_meta {
 /* io-worker: a frame it made itself (ARP/ND answer or request), counted as L2 work, not as a
  * transmitted packet of the pipeline. */
 #define PL_META_F_L2 0x08
+/* nat-lb: an ICMP error about session_id's flow (policy applies the flow's verdict; router
+ * caches no route for it). */
+#define PL_META_F_RELATED 0x10
 
 /* io-worker's synthetic port settings. io-worker is the only writer; they live in shared
  * memory so that a restarted io-worker resumes the traffic it was generating. */

@@ -105,12 +105,12 @@ int pl_obj_iface_encode(const struct pl_obj_iface *o, uint8_t *buf, size_t size)
 	struct wbuf w = { .p = buf, .size = size };
 	msgpack_packer pk;
 	char mac[18];
-	if (o->n_addrs > PL_OBJ_MAX_ADDRS || !o->name[0])
+	if (o->n_addrs > PL_OBJ_MAX_ADDRS || o->n_allow_src > PL_OBJ_MAX_ADDRS || !o->name[0])
 		return -EINVAL;
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", o->mac[0], o->mac[1], o->mac[2],
 		o->mac[3], o->mac[4], o->mac[5]);
 	msgpack_packer_init(&pk, &w, wbuf_write);
-	msgpack_pack_map(&pk, 8);
+	msgpack_pack_map(&pk, 9);
 	pack_str(&pk, "index");
 	msgpack_pack_uint16(&pk, o->index);
 	pack_str(&pk, "role");
@@ -129,6 +129,10 @@ int pl_obj_iface_encode(const struct pl_obj_iface *o, uint8_t *buf, size_t size)
 	msgpack_pack_array(&pk, o->n_addrs);
 	for (unsigned int i = 0; i < o->n_addrs; i++)
 		pack_prefix(&pk, &o->addrs[i], true);
+	pack_str(&pk, "allow_src");
+	msgpack_pack_array(&pk, o->n_allow_src);
+	for (unsigned int i = 0; i < o->n_allow_src; i++)
+		pack_prefix(&pk, &o->allow_src[i], true);
 	return finish(&w);
 }
 
@@ -198,7 +202,19 @@ static int unpack_map(const uint8_t *buf, size_t len, msgpack_unpacked *u)
 }
 
 static const char *const iface_keys[] = { "index", "role", "name", "netns", "mac", "mtu", "driver",
-	"addrs" };
+	"addrs", "allow_src" };
+
+/* An array of at most PL_OBJ_MAX_ADDRS prefixes. */
+static int get_prefixes(const msgpack_object *v, struct pl_prefix *out, uint8_t *n)
+{
+	int rc = 0;
+	if (v->type != MSGPACK_OBJECT_ARRAY || v->via.array.size > PL_OBJ_MAX_ADDRS)
+		return -EBADMSG;
+	*n = (uint8_t)v->via.array.size;
+	for (uint32_t j = 0; rc == 0 && j < v->via.array.size; j++)
+		rc = get_prefix(&v->via.array.ptr[j], &out[j]);
+	return rc;
+}
 
 int pl_obj_iface_decode(const uint8_t *buf, size_t len, struct pl_obj_iface *out)
 {
@@ -215,9 +231,9 @@ int pl_obj_iface_decode(const uint8_t *buf, size_t len, struct pl_obj_iface *out
 		const msgpack_object *v = &u.data.via.map.ptr[i].val;
 		unsigned int which = 0;
 		uint64_t x = 0;
-		while (which < 8 && !key_is(k, iface_keys[which]))
+		while (which < 9 && !key_is(k, iface_keys[which]))
 			which++;
-		if (which == 8 || (seen & (1u << which))) {
+		if (which == 9 || (seen & (1u << which))) {
 			rc = -EBADMSG;
 			break;
 		}
@@ -259,18 +275,14 @@ int pl_obj_iface_decode(const uint8_t *buf, size_t len, struct pl_obj_iface *out
 		case 6:
 			rc = get_str(v, o.driver, sizeof(o.driver));
 			break;
+		case 7:
+			rc = get_prefixes(v, o.addrs, &o.n_addrs);
+			break;
 		default:
-			if (v->type != MSGPACK_OBJECT_ARRAY ||
-				v->via.array.size > PL_OBJ_MAX_ADDRS) {
-				rc = -EBADMSG;
-				break;
-			}
-			o.n_addrs = (uint8_t)v->via.array.size;
-			for (uint32_t j = 0; rc == 0 && j < v->via.array.size; j++)
-				rc = get_prefix(&v->via.array.ptr[j], &o.addrs[j]);
+			rc = get_prefixes(v, o.allow_src, &o.n_allow_src);
 		}
 	}
-	if (rc == 0 && seen != 0xffu)
+	if (rc == 0 && seen != 0x1ffu)
 		rc = -EBADMSG; /* a key is missing */
 	msgpack_unpacked_destroy(&u);
 	if (rc == 0)

@@ -41,6 +41,10 @@ struct pl_obj_iface {
 	char driver[16]; /* uplink: af_packet | af_xdp | dpdk */
 	uint8_t n_addrs;
 	struct pl_prefix addrs[PL_OBJ_MAX_ADDRS];
+	/* Pods: prefixes the pod may also use as source besides its addresses (io-worker's
+	 * anti-spoofing drops any other source); empty for most pods. */
+	uint8_t n_allow_src;
+	struct pl_prefix allow_src[PL_OBJ_MAX_ADDRS];
 };
 
 struct pl_obj_route {

@@ -68,6 +68,10 @@ static enum pl_parse_result ipv4(
 	meta->pflags = flags;
 	meta->l4_proto = ip->next_proto_id;
 	meta->l4_off = (uint16_t)(RTE_ETHER_HDR_LEN + ihl);
+	if (flags & PL_PARSE_FRAG_LATER)
+		meta->ports[0] = meta->ports[1] = 0;
+	else
+		pl_parse_key_ports(ip->next_proto_id, l3 + ihl, meta->ports);
 	return PL_PARSE_OK;
 }
 
@@ -111,14 +115,19 @@ static enum pl_parse_result ipv6(
 			if (off + 8 > payload)
 				return PL_PARSE_ERR_BAD_IPV6_EXT;
 			uint16_t fo = (uint16_t)((p[off + 2] << 8) | p[off + 3]);
-			if (fo & 0xfff9) /* offset or M: a real fragment (else atomic, RFC 6946) */
+			if (fo &
+				0xfff9) { /* offset or M: a real fragment (else atomic, RFC 6946) */
+				if (flags & PL_PARSE_FRAG)
+					return PL_PARSE_ERR_BAD_IPV6_EXT; /* fragments in fragments */
 				flags |= PL_PARSE_FRAG;
+			}
 			if (fo & 0xfff8) {
 				/* A later fragment: what follows is data, its protocol p[off]. */
 				if (n >= PL_PARSE_MAX_EXT)
 					return PL_PARSE_ERR_BAD_IPV6_EXT;
 				meta->pflags = flags | PL_PARSE_OPTS | PL_PARSE_FRAG_LATER;
 				meta->l4_proto = p[off];
+				meta->ports[0] = meta->ports[1] = 0;
 				meta->l4_off =
 					(uint16_t)(RTE_ETHER_HDR_LEN + sizeof(*ip) + off + 8);
 				return PL_PARSE_OK;
@@ -136,6 +145,7 @@ static enum pl_parse_result ipv6(
 				return PL_PARSE_ERR_BAD_L4;
 			meta->pflags = flags | (off ? PL_PARSE_OPTS : 0);
 			meta->l4_proto = nh;
+			pl_parse_key_ports(nh, p + off, meta->ports);
 			meta->l4_off = (uint16_t)(RTE_ETHER_HDR_LEN + sizeof(*ip) + off);
 			return PL_PARSE_OK;
 		}
@@ -159,4 +169,53 @@ enum pl_parse_result pl_parse(struct rte_mbuf *m)
 	if (et == RTE_BE16(RTE_ETHER_TYPE_IPV6))
 		return ipv6(m, d + RTE_ETHER_HDR_LEN, len - RTE_ETHER_HDR_LEN, meta);
 	return PL_PARSE_ERR_NOT_IP;
+}
+
+bool pl_parse_frag(const struct rte_mbuf *m, struct pl_frag_info *fi)
+{
+	const struct pl_pkt_meta *meta = pl_meta((struct rte_mbuf *)(uintptr_t)m);
+	const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *) + RTE_ETHER_HDR_LEN;
+	if (!(meta->pflags & PL_PARSE_FRAG))
+		return false;
+	if (meta->pflags & PL_PARSE_V4) {
+		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)l3;
+		uint16_t fo = rte_be_to_cpu_16(ip->fragment_offset);
+		fi->id = rte_be_to_cpu_16(ip->packet_id);
+		fi->offset = (uint32_t)(fo & RTE_IPV4_HDR_OFFSET_MASK) * 8u;
+		fi->more = (fo & RTE_IPV4_HDR_MF_FLAG) != 0;
+		fi->data_off = (uint16_t)(RTE_ETHER_HDR_LEN + (ip->version_ihl & 0xfu) * 4u);
+		fi->nh = ip->next_proto_id;
+		return true;
+	}
+	/* The chain was checked at admission: walk it to the fragment header. */
+	const uint8_t *p = l3 + sizeof(struct rte_ipv6_hdr);
+	uint8_t nh = ((const struct rte_ipv6_hdr *)l3)->proto;
+	for (int n = 0; n <= PL_PARSE_MAX_EXT; n++) {
+		if (nh == IPPROTO_FRAGMENT) {
+			uint16_t fo = (uint16_t)((p[2] << 8) | p[3]);
+			if (!(fo & 0xfff9)) { /* atomic: look on (a real one may follow) */
+				nh = p[0];
+				p += 8;
+				continue;
+			}
+			memcpy(&fi->id, p + 4, 4);
+			fi->id = rte_be_to_cpu_32(fi->id);
+			fi->offset = fo & 0xfff8u;
+			fi->more = fo & 1;
+			fi->nh = p[0];
+			fi->data_off = (uint16_t)(p + 8 - rte_pktmbuf_mtod(m, const uint8_t *));
+			return true;
+		}
+		uint32_t len;
+		if (nh == IPPROTO_AH)
+			len = ((uint32_t)p[1] + 2) * 4;
+		else if (nh == IPPROTO_HOPOPTS || nh == IPPROTO_DSTOPTS || nh == IPPROTO_ROUTING ||
+			 nh == IPPROTO_MOBILITY_ || nh == IPPROTO_HIP_ || nh == IPPROTO_SHIM6_)
+			len = ((uint32_t)p[1] + 1) * 8;
+		else
+			return false;
+		nh = p[0];
+		p += len;
+	}
+	return false;
 }

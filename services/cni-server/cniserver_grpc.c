@@ -27,6 +27,7 @@
 #include <grpc/slice.h>
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
+#include <json-c/json.h>
 
 #include "cnibackend.pb-c.h"
 #include "pl_log.h"
@@ -338,6 +339,42 @@ static void *cq_thread(void *arg)
 }
 
 /* The reply's strings for one Add: 0 and host_if, or -errno and err. */
+#define ALLOWED_SOURCES_ANNOTATION "cni.projectcalico.org/allowedSourcePrefixes"
+
+/* Calico's annotation: a JSON list of the CIDRs a pod may use as source besides its own
+ * addresses ("[\"10.99.0.0/16\"]"). 0 with *n set (0 without the annotation), or -EINVAL. */
+static int allowed_sources(
+	const Cni__AddRequest *q, struct pl_prefix *out, unsigned int *n, char *err)
+{
+	*n = 0;
+	const Cni__WorkloadIDs *w = q->workload;
+	for (size_t i = 0; w && i < w->n_annotations; i++) {
+		const Cni__WorkloadIDs__AnnotationsEntry *e = w->annotations[i];
+		if (!e->key || strcmp(e->key, ALLOWED_SOURCES_ANNOTATION) != 0)
+			continue;
+		struct json_object *a = json_tokener_parse(e->value ? e->value : "");
+		int rc = 0;
+		if (!a || !json_object_is_type(a, json_type_array) ||
+			json_object_array_length(a) > PL_OBJ_MAX_ADDRS)
+			rc = -EINVAL;
+		for (size_t k = 0; rc == 0 && k < json_object_array_length(a); k++) {
+			struct json_object *v = json_object_array_get_idx(a, k);
+			if (!json_object_is_type(v, json_type_string) ||
+				pl_prefix_parse(json_object_get_string(v), &out[(*n)++]) < 0)
+				rc = -EINVAL;
+		}
+		json_object_put(a);
+		if (rc < 0) {
+			snprintf(err, ERR_SIZE,
+				"annotation " ALLOWED_SOURCES_ANNOTATION
+				": a JSON list of at most %d CIDRs expected",
+				PL_OBJ_MAX_ADDRS);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 static int run_add(struct cni_grpc *g, const Cni__AddRequest *q, char *host_if, char *err)
 {
 	struct pl_prefix addrs[PL_OBJ_MAX_ADDRS];
@@ -364,8 +401,12 @@ static int run_add(struct cni_grpc *g, const Cni__AddRequest *q, char *host_if, 
 		/* CNI IPAM gives the subnet's length (10.244.1.5/24); the pod owns the address. */
 		addrs[i].len = addrs[i].family == AF_INET ? 32 : 128;
 	}
+	struct pl_prefix allow[PL_OBJ_MAX_ADDRS];
+	unsigned int n_allow;
+	if (allowed_sources(q, allow, &n_allow, err) < 0)
+		return -EINVAL;
 	int rc = cni_pods_add(g->pods, q->netns, q->interface_name, addrs,
-		(unsigned int)q->n_container_ips, &index);
+		(unsigned int)q->n_container_ips, allow, n_allow, &index);
 	switch (rc) {
 	case 0:
 		snprintf(host_if, IFNAMSIZ, "pl-pod%u", index);

@@ -48,6 +48,13 @@ static struct json_object *pod_json(const struct pl_obj_iface *p)
 		json_object_array_add(a, json_object_new_string(b));
 	}
 	json_object_object_add(o, "addrs", a);
+	a = json_object_new_array();
+	for (unsigned int k = 0; k < p->n_allow_src; k++) {
+		char b[64];
+		pl_prefix_format(&p->allow_src[k], true, b, sizeof(b));
+		json_object_array_add(a, json_object_new_string(b));
+	}
+	json_object_object_add(o, "allow_src", a);
 	return o;
 }
 
@@ -111,7 +118,8 @@ static void to_nl(const struct pl_prefix *p, struct pl_nl_addr *a)
 }
 
 int cni_pods_add(struct cni_pods *c, const char *netns, const char *ifname,
-	const struct pl_prefix *addrs, unsigned int n_addrs, uint16_t *index)
+	const struct pl_prefix *addrs, unsigned int n_addrs, const struct pl_prefix *allow,
+	unsigned int n_allow, uint16_t *index)
 {
 	char path[PL_OBJ_NETNS_SIZE];
 	struct pl_nl_addr nl[PL_OBJ_MAX_ADDRS];
@@ -119,7 +127,8 @@ int cni_pods_add(struct cni_pods *c, const char *netns, const char *ifname,
 	int rc = netns_path(netns, path, sizeof(path));
 	if (rc < 0)
 		return rc;
-	if (iflen == 0 || iflen >= IFNAMSIZ || n_addrs == 0 || n_addrs > PL_OBJ_MAX_ADDRS)
+	if (iflen == 0 || iflen >= IFNAMSIZ || n_addrs == 0 || n_addrs > PL_OBJ_MAX_ADDRS ||
+		n_allow > PL_OBJ_MAX_ADDRS)
 		return -EINVAL;
 	for (unsigned int i = 0; i < n_addrs; i++) {
 		if (addrs[i].len != (addrs[i].family == AF_INET ? 32 : 128))
@@ -130,7 +139,10 @@ int cni_pods_add(struct cni_pods *c, const char *netns, const char *ifname,
 	if (old >= 0) {
 		const struct pl_obj_iface *p = &c->pods[old];
 		if (p->n_addrs == n_addrs &&
-			memcmp(p->addrs, addrs, n_addrs * sizeof(*addrs)) == 0) {
+			memcmp(p->addrs, addrs, n_addrs * sizeof(*addrs)) == 0 &&
+			p->n_allow_src == n_allow &&
+			(n_allow == 0 ||
+				memcmp(p->allow_src, allow, n_allow * sizeof(*allow)) == 0)) {
 			*index = p->index;
 			return 0;
 		}
@@ -165,6 +177,9 @@ int cni_pods_add(struct cni_pods *c, const char *netns, const char *ifname,
 	snprintf(p->driver, sizeof(p->driver), "tun");
 	p->n_addrs = (uint8_t)n_addrs;
 	memcpy(p->addrs, addrs, n_addrs * sizeof(*addrs));
+	p->n_allow_src = (uint8_t)n_allow;
+	if (n_allow)
+		memcpy(p->allow_src, allow, n_allow * sizeof(*allow));
 	c->n_pods++;
 	rc = save(c);
 	if (rc == 0)
@@ -244,6 +259,17 @@ static int load(struct cni_pods *c)
 			if (pl_prefix_parse(json_object_get_string(json_object_array_get_idx(v, k)),
 				    &p.addrs[p.n_addrs++]) < 0)
 				rc = -EBADMSG;
+		/* Records written before allow_src existed have none. */
+		if (rc == 0 && json_object_object_get_ex(o, "allow_src", &v)) {
+			if (!json_object_is_type(v, json_type_array) ||
+				json_object_array_length(v) > PL_OBJ_MAX_ADDRS)
+				rc = -EBADMSG;
+			for (size_t k = 0; rc == 0 && k < json_object_array_length(v); k++)
+				if (pl_prefix_parse(
+					    json_object_get_string(json_object_array_get_idx(v, k)),
+					    &p.allow_src[p.n_allow_src++]) < 0)
+					rc = -EBADMSG;
+		}
 		json_object_object_get_ex(o, "mtu", &v);
 		p.mtu = (uint32_t)json_object_get_int(v);
 		snprintf(p.driver, sizeof(p.driver), "tun");
@@ -301,16 +327,28 @@ void cni_pods_fini(struct cni_pods *c)
 static int cmd_add(struct pl_admin_reply *r, int argc, const char *const *argv, void *ctx)
 {
 	struct cni_pods *c = ctx;
-	struct pl_prefix addrs[PL_OBJ_MAX_ADDRS];
+	struct pl_prefix addrs[PL_OBJ_MAX_ADDRS], allow[PL_OBJ_MAX_ADDRS];
+	unsigned int n_addrs = 0, n_allow = 0;
 	uint16_t idx = 0;
-	if (argc < 4 || argc - 3 > PL_OBJ_MAX_ADDRS)
+	if (argc < 4)
 		return pl_admin_error(r, EINVAL,
-			"usage: pod/add NETNS IFNAME ADDR... (1..%d addresses)", PL_OBJ_MAX_ADDRS);
-	for (int i = 3; i < argc; i++)
-		if (pl_prefix_parse(argv[i], &addrs[i - 3]) < 0)
-			return pl_admin_error(
-				r, EINVAL, "'%s' is not an IPv4/IPv6 address", argv[i]);
-	int rc = cni_pods_add(c, argv[1], argv[2], addrs, (unsigned int)argc - 3, &idx);
+			"usage: pod/add NETNS IFNAME ADDR... [allow=PREFIX...] (1..%d of each)",
+			PL_OBJ_MAX_ADDRS);
+	for (int i = 3; i < argc; i++) {
+		bool is_allow = strncmp(argv[i], "allow=", 6) == 0;
+		const char *a = is_allow ? argv[i] + 6 : argv[i];
+		unsigned int *n = is_allow ? &n_allow : &n_addrs;
+		if (*n >= PL_OBJ_MAX_ADDRS)
+			return pl_admin_error(r, EINVAL, "more than %d %s", PL_OBJ_MAX_ADDRS,
+				is_allow ? "allowed source prefixes" : "addresses");
+		if (pl_prefix_parse(a, is_allow ? &allow[*n] : &addrs[*n]) < 0)
+			return pl_admin_error(r, EINVAL, "'%s' is not an IPv4/IPv6 %s", a,
+				is_allow ? "prefix" : "address");
+		(*n)++;
+	}
+	if (n_addrs == 0)
+		return pl_admin_error(r, EINVAL, "a pod needs at least one address");
+	int rc = cni_pods_add(c, argv[1], argv[2], addrs, n_addrs, allow, n_allow, &idx);
 	switch (rc) {
 	case 0:
 		break;

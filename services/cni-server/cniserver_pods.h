@@ -22,9 +22,12 @@ struct cni_pods {
 int cni_pods_init(struct cni_pods *c, struct pl_service *s);
 void cni_pods_fini(struct cni_pods *c);
 /* 0 (created, or already there identically), -EEXIST (same netns/ifname, other addresses),
- * -ENOSPC (pods.max_pods), -EINVAL, -errno from netlink. On error nothing is left behind. */
+ * -ENOSPC (pods.max_pods), -EINVAL, -errno from netlink. On error nothing is left behind.
+ * `allow`: prefixes the pod may use as source besides its addresses (io-worker drops any
+ * other source from it); most pods have none. */
 int cni_pods_add(struct cni_pods *c, const char *netns, const char *ifname,
-	const struct pl_prefix *addrs, unsigned int n_addrs, uint16_t *index);
+	const struct pl_prefix *addrs, unsigned int n_addrs, const struct pl_prefix *allow,
+	unsigned int n_allow, uint16_t *index);
 /* 0, or -ENOENT when there is no such pod (callers treat that as done). */
 int cni_pods_del(struct cni_pods *c, const char *netns, const char *ifname);
 int cni_pods_register(struct cni_pods *c);

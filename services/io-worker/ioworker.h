@@ -5,6 +5,7 @@
 #ifndef IOWORKER_H
 #define IOWORKER_H
 
+#include "ioworker_ingress.h"
 #include "ioworker_neigh.h"
 #include "ioworker_port.h"
 #include "ioworker_synth.h"
@@ -52,6 +53,7 @@ struct ioworker {
 	struct ioworker_synth synth;
 	struct port_bufs bufs; /* what ports receive into and segment into */
 	struct iow_fast fast;
+	struct iow_ingress in; /* parse, anti-spoofing, fragments (ioworker_ingress.h) */
 	uint64_t local[PL_IOW_MAX];
 
 	struct pl_bus_consumer *sup_bus; /* interfaces and routes from the supervisor */
@@ -76,6 +78,8 @@ void ioworker_ctl_fini(struct ioworker *w);
 int ioworker_ctl_poll_items(struct ioworker *w, zmq_pollitem_t *items, int max);
 void ioworker_ctl_handle(struct ioworker *w, uint64_t now_ms);
 int ioworker_ctl_register(struct ioworker *w);
+/* The interface or pod the control plane wants at idx (open or not), or NULL. */
+const struct pl_obj_iface *ioworker_ctl_wanted(uint16_t idx);
 
 /* ioworker_fast.c */
 struct pol_table;

@@ -75,11 +75,17 @@ static int open_port(struct ioworker *w, const struct pl_obj_iface *o)
 	return 0;
 }
 
+const struct pl_obj_iface *ioworker_ctl_wanted(uint16_t idx)
+{
+	return idx < PL_IF_MAX && is_wanted[idx] ? &wanted[idx] : NULL;
+}
+
 /* Makes port o->index match o. */
 static void apply_iface(struct ioworker *w, const struct pl_obj_iface *o)
 {
 	if (o->index == PL_IF_SYNTH || o->index >= PL_IF_MAX)
 		return;
+	ioworker_ingress_local_changed(w);
 	if (o->role == PL_ROLE_UPLINK)
 		w->uplink = *o;
 	else if (o->role == PL_ROLE_HOST)
@@ -105,6 +111,7 @@ static void forget(struct ioworker *w, uint16_t idx)
 	if (idx >= PL_IF_MAX)
 		return;
 	is_wanted[idx] = false;
+	ioworker_ingress_local_changed(w);
 	if (w->uplink.index == idx && w->uplink.role == PL_ROLE_UPLINK)
 		memset(&w->uplink, 0, sizeof(w->uplink));
 	if (w->host.index == idx && w->host.role == PL_ROLE_HOST)

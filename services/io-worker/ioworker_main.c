@@ -16,7 +16,6 @@
 
 #include "pl_log.h"
 #include "pl_offload.h"
-#include "pl_parse.h"
 #include "pl_stage.h"
 
 #define EPOLL_BATCH 32
@@ -88,26 +87,6 @@ void ioworker_pipeline_enqueue(
 	}
 }
 
-/* Parse once (pl_parse.h): every frame that enters is checked and its headers recorded in its
- * metadata; what is refused is counted by reason and freed. Compacts pkts; returns how many
- * stay. */
-static unsigned int admit(struct ioworker *w, struct rte_mbuf **pkts, unsigned int n)
-{
-	unsigned int k = 0;
-	for (unsigned int i = 0; i < n; i++) {
-		enum pl_parse_result r = pl_parse(pkts[i]);
-		if (r == PL_PARSE_OK) {
-			pkts[k++] = pkts[i];
-			continue;
-		}
-		w->local[PL_IOW_PARSE(r)]++;
-		w->local[PL_IOW_DROP(
-			r == PL_PARSE_ERR_NOT_IP ? PL_DROP_UNSUPPORTED : PL_DROP_MALFORMED)]++;
-		rte_pktmbuf_free(pkts[i]);
-	}
-	return k;
-}
-
 /* Forwards n received packets (L2 done, owned by io-worker): each one the fast path takes (when
  * `fast` and it is ready) leaves here; the rest enter the pipeline in order, each with its
  * session's ticket, so a flow's later packets do not overtake them. Returns how many the fast
@@ -148,7 +127,7 @@ static unsigned int source(struct ioworker *w, unsigned int burst, uint64_t now_
 	ioworker_synth_fill(&w->synth, pkts, n, w->synth.st->generated);
 	w->synth.st->generated += n;
 	unsigned int made = n;
-	n = admit(w, pkts, n);
+	n = ioworker_admit(w, NULL, pkts, n, now_ms_cached);
 	if (n < made) /* refused at ingress: back at the sink already */
 		ioworker_synth_sunk(&w->synth, made - n, rte_rdtsc());
 	if (w->synth.st->count && w->synth.st->generated >= w->synth.st->count) {
@@ -192,7 +171,7 @@ static unsigned int receive(struct ioworker *w, struct port *p, unsigned int bur
 			continue;
 		pkts[k++] = pkts[i];
 	}
-	forward(w, pkts, admit(w, pkts, k), true);
+	forward(w, pkts, ioworker_admit(w, p, pkts, k, now_ms_cached), true);
 	return n;
 }
 
@@ -261,6 +240,12 @@ static void run(struct ioworker *w)
 			n += ioworker_fast_release(w, now_ms_cached);
 		ioworker_ports_flush(w); /* what the pipeline sent, before receive adds more */
 		n += receive_all(w, burst);
+		if (w->in.n_held) { /* later fragments whose first came (or that waited too long) */
+			struct rte_mbuf *frags[IOW_MAX_BURST];
+			unsigned int f = ioworker_frag_release(w, frags, burst, now_ms_cached);
+			ioworker_pipeline_enqueue(w, frags, f, NULL);
+			n += f;
+		}
 		ioworker_ports_flush(w);
 		if (w->s.cfg.synthetic.enabled)
 			n += source(w, burst, t0);
@@ -277,6 +262,9 @@ static void run(struct ioworker *w)
 			struct port *up = w->ports[PL_IF_UPLINK];
 			if (up && up->ops->no_descriptor && (wait < 0 || wait > 1))
 				wait = 1;
+			/* Held fragments are let go or dropped in time. */
+			if (w->in.n_held && (wait < 0 || wait > IOW_FRAG_HOLD_MS))
+				wait = IOW_FRAG_HOLD_MS;
 			if (wait != 0) {
 				zmq_pollitem_t items[8];
 				int k = ioworker_ctl_poll_items(w, items, 8);
@@ -353,6 +341,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out_ctl:
 	ioworker_fast_fini(&w);
+	ioworker_ingress_fini(&w);
 	ioworker_ctl_fini(&w);
 out_eal:
 	rte_eal_cleanup();

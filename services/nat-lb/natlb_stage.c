@@ -51,7 +51,12 @@ struct pkt {
 	uint8_t *l4;
 	uint32_t l4_len; /* bytes from l4 to the end of the IP payload */
 	uint8_t *src, *dst; /* addresses in the IP header */
-	uint16_t *ports; /* [0] source, [1] destination; NULL for ICMP */
+	uint16_t *ports; /* [0] source, [1] destination in the packet; NULL: none there (ICMP,
+			  * other protocols, later fragments) */
+	const uint16_t *key_ports; /* what conntrack keys the flow by (pl_pkt_meta.ports) */
+	bool later; /* a later fragment: IP header only */
+	bool opts6; /* IPv6 with extension headers */
+	bool routing; /* IPv6 routing header with segments left: dst is not the last hop */
 	uint16_t *l4_csum; /* NULL: none to update (UDP over IPv4 without checksum) */
 	bool partial; /* *l4_csum holds a partial (pseudo-header) sum: pl_offload.h */
 };
@@ -59,22 +64,20 @@ struct pkt {
 /* ---- parsing ---- */
 
 /* The packet as io-worker's ingress parse recorded it (pl_parse.h: headers valid, transport
- * header complete, padding trimmed). false: not a packet nat-lb looks at — a later fragment
- * (no ports) or IPv6 with extension headers (not translated: their checksums and routing
- * headers are not handled here). */
-static bool parse(struct rte_mbuf *m, struct pkt *p)
+ * header complete, padding trimmed; a later fragment carries its first fragment's ports). */
+static void parse(struct rte_mbuf *m, struct pkt *p)
 {
 	const struct pl_pkt_meta *meta = pl_meta(m);
-	if ((meta->pflags & PL_PARSE_FRAG_LATER) ||
-		(meta->pflags & (PL_PARSE_V6 | PL_PARSE_OPTS)) == (PL_PARSE_V6 | PL_PARSE_OPTS) ||
-		!(meta->pflags & (PL_PARSE_V4 | PL_PARSE_V6)))
-		return false;
 	uint8_t *d = rte_pktmbuf_mtod(m, uint8_t *);
 	p->partial = pl_offload_partial(m);
 	p->l3 = d + RTE_ETHER_HDR_LEN;
 	p->proto = meta->l4_proto;
 	p->l4 = d + meta->l4_off;
 	p->l4_len = rte_pktmbuf_data_len(m) - meta->l4_off;
+	p->later = (meta->pflags & PL_PARSE_FRAG_LATER) != 0;
+	p->opts6 = (meta->pflags & (PL_PARSE_V6 | PL_PARSE_OPTS)) == (PL_PARSE_V6 | PL_PARSE_OPTS);
+	p->routing = (meta->pflags & PL_PARSE_ROUTING) != 0;
+	p->key_ports = meta->ports;
 	p->ports = NULL;
 	p->l4_csum = NULL;
 	p->tcp_flags = 0;
@@ -91,29 +94,36 @@ static bool parse(struct rte_mbuf *m, struct pkt *p)
 		p->src = ip->src_addr;
 		p->dst = ip->dst_addr;
 	}
+	if (p->later)
+		return; /* no transport header here */
 	switch (p->proto) {
 	case IPPROTO_TCP:
 		p->ports = (uint16_t *)p->l4;
 		p->l4_csum = (uint16_t *)(p->l4 + offsetof(struct rte_tcp_hdr, cksum));
 		p->tcp_flags = ((struct rte_tcp_hdr *)p->l4)->tcp_flags;
-		return true;
+		break;
 	case IPPROTO_UDP:
 		p->ports = (uint16_t *)p->l4;
 		if (p->family == AF_INET6 || ((struct rte_udp_hdr *)p->l4)->dgram_cksum != 0)
 			p->l4_csum =
 				(uint16_t *)(p->l4 + offsetof(struct rte_udp_hdr, dgram_cksum));
-		return true;
+		break;
 	case IPPROTO_SCTP:
 		/* Tracked for the policy stage (ports at the same place); never translated: its
 		 * CRC32c checksum cannot be updated incrementally, and services skip SCTP ports. */
 		p->ports = (uint16_t *)p->l4;
-		return true;
-	case IPPROTO_ICMP:
-	case IPPROTO_ICMPV6:
-		return true;
+		break;
 	default:
-		return false;
+		break;
 	}
+}
+
+/* ICMPv6 that IPv6 needs on the link (pl_parse_link_control6): not a flow. */
+static bool link_control6(const struct pkt *p)
+{
+	if (p->proto != IPPROTO_ICMPV6 || p->later)
+		return false;
+	return pl_parse_link_control6(p->l4, p->dst);
 }
 
 static void key_of(const struct pkt *p, struct pl_ct_key *k)
@@ -121,8 +131,8 @@ static void key_of(const struct pkt *p, struct pl_ct_key *k)
 	memset(k, 0, sizeof(*k));
 	memcpy(k->src, p->src, p->alen);
 	memcpy(k->dst, p->dst, p->alen);
-	k->sport = p->ports[0];
-	k->dport = p->ports[1];
+	k->sport = p->key_ports[0];
+	k->dport = p->key_ports[1];
 	k->family = p->family;
 	k->proto = p->proto;
 }
@@ -135,9 +145,13 @@ static void rewrite(
 		p->family == AF_INET
 			? (uint16_t *)(p->l3 + offsetof(struct rte_ipv4_hdr, hdr_checksum))
 			: NULL;
-	/* A partial sum (pl_offload.h) takes the address change only: see pl_csum.h. */
-	pl_csum_rewrite_flow(p->src, p->dst, p->alen, p->ports, ip4_csum, p->l4_csum, p->partial,
-		p->proto == IPPROTO_UDP, src, sport, dst, dport);
+	/* A partial sum (pl_offload.h) takes the address change only: see pl_csum.h. A packet
+	 * without ports in it (a later fragment: its transport checksum, in the first, covers
+	 * the whole datagram and is updated there) gets its addresses only. */
+	uint16_t none[2] = { sport, dport };
+	pl_csum_rewrite_flow(p->src, p->dst, p->alen, p->ports ? p->ports : none, ip4_csum,
+		p->ports ? p->l4_csum : NULL, p->partial, p->proto == IPPROTO_UDP, src, sport, dst,
+		dport);
 }
 
 /* Rewrites the packet to what key k describes. */
@@ -322,7 +336,8 @@ static void tcp_reset(struct rte_mbuf *m, struct pkt *p)
 static void reject(struct natlb *nl, struct rte_mbuf *m, struct pkt *p, uint64_t *counters)
 {
 	int rc = -EPERM;
-	if (router_icmp_rl_allow(&nl->reject_rl, rte_rdtsc())) {
+	/* Behind IPv6 extension headers the answer would have to carry or drop them: dropped. */
+	if (!p->opts6 && router_icmp_rl_allow(&nl->reject_rl, rte_rdtsc())) {
 		if (p->proto == IPPROTO_TCP) {
 			if (!(p->tcp_flags & TCP_RST)) {
 				tcp_reset(m, p);
@@ -348,17 +363,30 @@ static void reject(struct natlb *nl, struct rte_mbuf *m, struct pkt *p, uint64_t
 
 /* ---- ICMP errors about a session ---- */
 
-static bool icmp_is_error(const struct pkt *p)
+/* The ICMPv6 checksum of p's L4 bytes (its pseudo-header counts them, whatever extension
+ * headers come before). */
+static uint16_t icmp6_cksum(const struct pkt *p)
 {
-	uint8_t type = p->l4[0];
-	if (p->proto == IPPROTO_ICMP)
-		return type == 3 || type == 11 || type == 12;
-	return p->proto == IPPROTO_ICMPV6 && type >= 1 && type <= 4;
+	struct {
+		uint8_t src[16], dst[16];
+		rte_be32_t len;
+		uint8_t zero[3], nh;
+	} ph;
+	memcpy(ph.src, p->src, 16);
+	memcpy(ph.dst, p->dst, 16);
+	ph.len = rte_cpu_to_be_32(p->l4_len);
+	memset(ph.zero, 0, sizeof(ph.zero));
+	ph.nh = IPPROTO_ICMPV6;
+	uint32_t sum = __rte_raw_cksum(&ph, sizeof(ph), 0);
+	sum = __rte_raw_cksum(p->l4, p->l4_len, sum);
+	return (uint16_t)~__rte_raw_cksum_reduce(sum);
 }
 
-/* The quoted packet says what `sender` sent; find its session and rewrite the quote (and the
- * outer addresses) to what the other side of the NAT knows. */
-static void icmp_error(struct natlb *nl, struct pkt *p, uint64_t *counters)
+/* The quoted packet says what `sender` sent; find its session: the error belongs to that flow
+ * (policy gives it the flow's verdict) and, under NAT, the quote (and the outer addresses) is
+ * rewritten to what the other side of the NAT knows. An error about no known flow stays
+ * untracked: policy judges it on its own. */
+static void icmp_error(struct natlb *nl, struct rte_mbuf *m, struct pkt *p, uint64_t *counters)
 {
 	uint8_t *inner = p->l4 + 8;
 	uint32_t ilen = p->l4_len - 8, ihl;
@@ -387,25 +415,27 @@ static void icmp_error(struct natlb *nl, struct pkt *p, uint64_t *counters)
 		q.src = ip->src_addr;
 		q.dst = ip->dst_addr;
 	}
-	if (iproto != IPPROTO_TCP && iproto != IPPROTO_UDP)
-		return;
 	q.proto = iproto;
 	q.l4 = inner + ihl;
 	q.l4_len = ilen - ihl;
-	q.ports = (uint16_t *)q.l4;
-	/* The quoted checksum only when it was quoted whole. */
-	uint32_t coff = iproto == IPPROTO_TCP ? 16 : 6;
-	if (q.l4_len >= coff + 2 &&
-		!(iproto == IPPROTO_UDP && p->family == AF_INET && *(uint16_t *)(q.l4 + coff) == 0))
-		q.l4_csum = (uint16_t *)(q.l4 + coff);
+	uint16_t qports[2];
+	pl_parse_key_ports(iproto, q.l4, qports); /* 8 quoted bytes hold them */
+	if (iproto == IPPROTO_TCP || iproto == IPPROTO_UDP) {
+		q.ports = (uint16_t *)q.l4;
+		/* The quoted checksum only when it was quoted whole. */
+		uint32_t coff = iproto == IPPROTO_TCP ? 16 : 6;
+		if (q.l4_len >= coff + 2 && !(iproto == IPPROTO_UDP && p->family == AF_INET &&
+						    *(uint16_t *)(q.l4 + coff) == 0))
+			q.l4_csum = (uint16_t *)(q.l4 + coff);
+	}
 
 	/* The session sees the quoted packet's answer direction. */
 	struct pl_ct_key k;
 	memset(&k, 0, sizeof(k));
 	memcpy(k.src, q.dst, q.alen);
 	memcpy(k.dst, q.src, q.alen);
-	k.sport = q.ports[1];
-	k.dport = q.ports[0];
+	k.sport = qports[1];
+	k.dport = qports[0];
 	k.family = q.family;
 	k.proto = iproto;
 	int dir;
@@ -413,7 +443,11 @@ static void icmp_error(struct natlb *nl, struct pkt *p, uint64_t *counters)
 	if (idx == PL_CT_NIL)
 		return;
 	const struct pl_ct_session *s = &nl->ct.s[idx];
-	if (s->state == PL_CT_AFFINITY || !(s->flags & (PL_CT_F_DNAT | PL_CT_F_SNAT)))
+	if (s->state == PL_CT_AFFINITY || s->expires_ms <= nl->now_ms)
+		return;
+	pl_meta(m)->session_id = idx + 1;
+	pl_meta(m)->flags |= PL_META_F_RELATED;
+	if (!(s->flags & (PL_CT_F_DNAT | PL_CT_F_SNAT)) || !q.ports)
 		return;
 	/* The quote becomes the other direction as its sender knows it. */
 	const struct pl_ct_key *want = &s->key[1 - dir];
@@ -439,12 +473,11 @@ static void icmp_error(struct natlb *nl, struct pkt *p, uint64_t *counters)
 		*ic = 0;
 		*ic = (uint16_t)~rte_raw_cksum(p->l4, p->l4_len);
 	} else {
-		struct rte_ipv6_hdr *oip = (struct rte_ipv6_hdr *)p->l3;
 		memcpy(p->src, osrc, 16);
 		memcpy(p->dst, odst, 16);
 		uint16_t *ic = (uint16_t *)(p->l4 + 2);
 		*ic = 0;
-		*ic = rte_ipv6_udptcp_cksum(oip, p->l4);
+		*ic = icmp6_cksum(p);
 	}
 	counters[PL_NATLB_ICMP_REWRITTEN]++;
 }
@@ -453,10 +486,10 @@ static void icmp_error(struct natlb *nl, struct pkt *p, uint64_t *counters)
 
 static uint8_t initial_state(const struct pkt *p)
 {
-	if (p->proto == IPPROTO_SCTP)
-		return PL_CT_OTHER;
-	if (p->proto != IPPROTO_TCP)
+	if (p->proto == IPPROTO_UDP)
 		return PL_CT_UDP;
+	if (p->proto != IPPROTO_TCP)
+		return PL_CT_OTHER; /* SCTP, ICMP echo, any other protocol */
 	return (p->tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN ? PL_CT_TCP_SYN : PL_CT_TCP_EST;
 }
 
@@ -483,6 +516,8 @@ static void plain_flow(struct natlb *nl, struct rte_mbuf *m, struct pkt *p,
 	}
 	struct pl_ct_session *s = &nl->ct.s[idx];
 	s->state = initial_state(p);
+	if (pl_meta(m)->rx_if == PL_IF_HOST)
+		s->flags |= PL_CT_F_FROM_HOST;
 	s->expires_ms = nl->now_ms + nl->timeout_ms[s->state];
 	s->packets = 1;
 	pl_ct_publish(&nl->ct, idx);
@@ -559,7 +594,8 @@ static void new_flow(struct natlb *nl, const struct natlb_gen *g, struct rte_mbu
 	}
 	struct pl_ct_session *s = &nl->ct.s[idx];
 	s->state = initial_state(p);
-	s->flags |= PL_CT_F_DNAT | (snat ? PL_CT_F_SNAT : 0);
+	s->flags |= PL_CT_F_DNAT | (snat ? PL_CT_F_SNAT : 0) |
+		    (pl_meta(m)->rx_if == PL_IF_HOST ? PL_CT_F_FROM_HOST : 0);
 	s->frontend = (uint32_t)(f - g->fe);
 	s->expires_ms = nl->now_ms + nl->timeout_ms[s->state];
 	s->packets = 1;
@@ -575,11 +611,12 @@ static void new_flow(struct natlb *nl, const struct natlb_gen *g, struct rte_mbu
 static void one(struct natlb *nl, const struct natlb_gen *g, struct rte_mbuf *m, uint64_t *counters)
 {
 	struct pkt p;
-	if (!parse(m, &p))
-		return;
-	if (!p.ports) {
-		if (icmp_is_error(&p))
-			icmp_error(nl, &p, counters);
+	parse(m, &p);
+	if (link_control6(&p))
+		return; /* untracked: policy lets IPv6's own link control pass */
+	if (!p.later && (p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6) &&
+		pl_parse_icmp_error(p.proto, p.l4)) {
+		icmp_error(nl, m, &p, counters);
 		return;
 	}
 	struct pl_ct_key k;
@@ -598,7 +635,10 @@ static void one(struct natlb *nl, const struct natlb_gen *g, struct rte_mbuf *m,
 		}
 	}
 	if (idx == PL_CT_NIL) {
-		new_flow(nl, g, m, &p, &k, counters);
+		/* A later fragment's session is made by its first; without one it stays
+		 * untracked (policy judges it alone). */
+		if (!p.later)
+			new_flow(nl, g, m, &p, &k, counters);
 		return;
 	}
 	struct pl_ct_session *s = &nl->ct.s[idx];
@@ -608,6 +648,12 @@ static void one(struct natlb *nl, const struct natlb_gen *g, struct rte_mbuf *m,
 		pl_meta(m)->flags |= PL_META_F_REPLY;
 	if (!(s->flags & (PL_CT_F_DNAT | PL_CT_F_SNAT)))
 		return; /* tracked only */
+	if (p.routing) {
+		/* The transport checksum counts the routing header's last address, not the one
+		 * NAT would rewrite: not translated, not let through untranslated. */
+		pl_stage_drop(m, PL_DROP_UNSUPPORTED, counters);
+		return;
+	}
 	if (dir == 0) {
 		const struct pl_ct_key *r = &s->key[1];
 		rewrite(&p, r->dst, r->dport, r->src, r->sport);

@@ -287,6 +287,7 @@ static int cmd_explain(struct pl_admin_reply *r, int argc, const char *const *ar
 		return 0;
 	}
 	struct pol_verdict v;
+	f.from_host = pol_is_node_addr(g, &f.src); /* as the host would send it */
 	pol_evaluate(g, &f, &v);
 	struct json_object *o = policy_verdict_json(g, &f, &v);
 	pl_admin_printf(r, "%s %s -> %s %s/%ld\n", v.allowed ? "ALLOW" : "DENY", argv[1], argv[2],

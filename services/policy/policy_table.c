@@ -318,7 +318,7 @@ static void decide(const struct pol_gen *g, const struct pol_endpoint *ep, enum 
 void pol_evaluate(const struct pol_gen *g, const struct pol_flow *f, struct pol_verdict *v)
 {
 	memset(v, 0, sizeof(*v));
-	if (pol_is_node_addr(g, &f->src) || pol_is_node_addr(g, &f->dst) ||
+	if ((f->from_host && pol_is_node_addr(g, &f->src)) || pol_is_node_addr(g, &f->dst) ||
 		addr_eq(&f->src, &f->dst)) {
 		/* The node's own traffic to and from its pods (kubelet probes) always passes, and a
 		 * pod cannot block itself. */

@@ -205,6 +205,9 @@ struct pol_flow {
 	struct pol_addr src, dst; /* dst after DNAT, src before SNAT */
 	uint8_t proto;
 	uint16_t dport; /* host order */
+	/* Its first packet came in on the host tap. Only then does a node source address make it
+	 * the node's own traffic (exempt); a packet that merely claims one is judged like any. */
+	bool from_host;
 };
 
 /* What decided one direction. */

@@ -69,7 +69,8 @@ static void remember(struct router *r, const struct rte_mbuf *m, uint8_t family,
 	const struct pl_pkt_meta *meta = pl_meta((struct rte_mbuf *)(uintptr_t)m);
 	uint64_t slot =
 		(uint64_t)(meta->session_id - 1) * 2 + ((meta->flags & PL_META_F_REPLY) != 0);
-	if (!r->rtc || meta->session_id == 0 || slot >= r->rtc->n_entries)
+	if (!r->rtc || meta->session_id == 0 || slot >= r->rtc->n_entries ||
+		(meta->flags & PL_META_F_RELATED)) /* an ICMP error about the flow, not the flow */
 		return;
 	struct pl_rtc_entry *e = &r->rtc->e[slot];
 	uint64_t gen = r->fib.adj->generation;

@@ -92,11 +92,14 @@ static struct pl_k8s_object *netpol(const char *ns, const char *name, bool in, b
 	return o;
 }
 
-static bool allowed(const char *src, const char *dst, uint8_t proto, uint16_t port)
+/* from_host: the flow's first packet came in on the host tap. */
+static bool allowed_via(
+	bool from_host, const char *src, const char *dst, uint8_t proto, uint16_t port)
 {
 	struct pol_flow f;
 	struct pol_verdict v;
 	memset(&f, 0, sizeof(f));
+	f.from_host = from_host;
 	f.src.family = f.dst.family = AF_INET;
 	inet_pton(AF_INET, src, f.src.addr);
 	inet_pton(AF_INET, dst, f.dst.addr);
@@ -104,6 +107,11 @@ static bool allowed(const char *src, const char *dst, uint8_t proto, uint16_t po
 	f.dport = port;
 	pol_evaluate(pol_active(&tt), &f, &v);
 	return v.allowed;
+}
+
+static bool allowed(const char *src, const char *dst, uint8_t proto, uint16_t port)
+{
+	return allowed_via(false, src, dst, proto, port);
 }
 
 static void build(void)
@@ -177,7 +185,10 @@ static void test_isolation_and_union(void **state)
 	assert_false(allowed(YA, XA, 6, 80));
 	assert_true(allowed(YA, XB, 6, 80)); /* x/b not selected */
 	assert_true(allowed(XA, YA, 6, 80)); /* egress of x/a not isolated */
-	assert_true(allowed(NODE, XA, 6, 80)); /* the node */
+	assert_true(allowed_via(true, NODE, XA, 6, 80)); /* the node */
+	/* A packet that claims the node's address without coming from the host gets no
+	 * exemption. */
+	assert_false(allowed(NODE, XA, 6, 80));
 	assert_true(allowed(XA, XA, 6, 80)); /* itself */
 	struct pl_k8s_object *p = netpol("x", "from-ya", true, false);
 	label(&p->np.pod_sel.match_labels, "pod", "a");
