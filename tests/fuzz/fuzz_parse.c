@@ -219,12 +219,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(r < PL_PARSE_ERR_MAX);
 	CHECK(memcmp(f, orig, len) == 0);
 	if (r == PL_PARSE_OK) {
-		/* Nothing of the record but pflags, l4_off and l4_proto written. */
+		/* Nothing of the record but pflags, l4_off, l4_proto and the key ports written;
+		 * a later fragment's ports are left zero (its fragment table stamps them). */
 		struct pl_pkt_meta want;
 		memset(&want, 0xa5, sizeof(want));
 		want.pflags = pm->pflags;
 		want.l4_off = pm->l4_off;
 		want.l4_proto = pm->l4_proto;
+		memcpy(want.ports, pm->ports, sizeof(want.ports));
+		CHECK(!(pm->pflags & PL_PARSE_FRAG_LATER) ||
+			(pm->ports[0] == 0 && pm->ports[1] == 0));
 		CHECK(memcmp(&want, pm, sizeof(want)) == 0);
 		check_ok(&mb, pm);
 		/* A stage parses a rebuilt packet again: the same record. */

@@ -297,6 +297,7 @@ static struct res parse_mbuf(struct rte_mbuf *m)
 	before.pflags = meta->pflags;
 	before.l4_proto = meta->l4_proto;
 	before.l4_off = meta->l4_off;
+	memcpy(before.ports, meta->ports, sizeof(before.ports)); /* the flow's key ports */
 	assert_memory_equal(&before, meta, sizeof(before));
 	return r;
 }
