@@ -45,6 +45,26 @@ enum pl_drop_reason {
 	X(BAD_L4, "rx_bad_l4",                                                                    \
 		"Transport headers refused: truncated, bad TCP data offset or UDP length")
 
+/* io-worker's neighbour (ARP/ND) hardening, at the end of its list: why a received ARP/ND
+ * message taught the neighbour table nothing, and why a new entry could not be made
+ * (services/io-worker/ioworker_neigh.h has the rules). */
+#define PL_IOW_NEIGH_COUNTERS(X)                                                                  \
+	X(NEIGH_REFUSED_OFFLINK, "neigh_refused_offlink",                                         \
+		"ARP/ND from addresses off the uplink's subnets that we never asked for: not "    \
+		"learned, not answered")                                                          \
+	X(NEIGH_REFUSED_UNSOLICITED, "neigh_refused_unsolicited",                                 \
+		"ARP replies, gratuitous ARP and neighbour advertisements nobody asked for: not " \
+		"learned")                                                                        \
+	X(NEIGH_REFUSED_MAC_CHANGE, "neigh_refused_mac_change",                                   \
+		"Another MAC claimed for a resolved neighbour: refused; the neighbour is probed") \
+	X(NEIGH_REFUSED_BAD_MAC, "neigh_refused_bad_mac",                                         \
+		"ARP/ND giving a multicast, broadcast or zero MAC for a neighbour: refused")      \
+	X(NEIGH_ADDRESS_CONFLICT, "neigh_address_conflict",                                       \
+		"ARP/ND from someone else claiming a node address: not learned, not answered")    \
+	X(NEIGH_TABLE_FULL, "neigh_table_full",                                                   \
+		"New neighbour entries refused: table full of entries in use (packet dropped)")   \
+	X(NEIGH_EVICTED, "neigh_evicted", "Unused neighbour entries given up for new ones")
+
 /* Counters every service has, at the start of its block. */
 #define PL_COMMON_COUNTERS(X)                                                           \
 	X(ADMIN_REQUESTS, "admin_requests", "Admin commands received")                  \
@@ -102,7 +122,8 @@ enum pl_drop_reason {
 		"Super-packets segmented in software for a port without segmentation offload")   \
 	X(FAST_PATH, "fast_path",                                                                \
 		"Packets forwarded by io-worker on the stages' cached decisions (fast path)")    \
-	PL_PARSE_ERRORS(X)
+	PL_PARSE_ERRORS(X)                                                                       \
+	PL_IOW_NEIGH_COUNTERS(X)
 
 /* nat-lb's own, after the stage counters. */
 #define PL_NATLB_COUNTERS(X)                                                                      \
