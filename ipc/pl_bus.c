@@ -6,6 +6,7 @@
 #include "pl_bus.h"
 
 #include "pl_config.h"
+#include "pl_sock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -643,10 +644,10 @@ struct pl_bus_producer *pl_bus_producer_new(
 	p->router = open_socket(zmq_ctx, ZMQ_ROUTER, hwm);
 	if (!p->router || zmq_setsockopt(p->router, ZMQ_ROUTER_MANDATORY, &zero, sizeof(zero)) ||
 		zmq_setsockopt(p->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) ||
-		zmq_bind(p->router, snap_ep))
+		pl_zmq_bind_private(p->router, snap_ep))
 		goto fail_errno;
 	p->pub = open_socket(zmq_ctx, ZMQ_PUB, SNDHWM_MIN);
-	if (!p->pub || zmq_bind(p->pub, pub_ep))
+	if (!p->pub || pl_zmq_bind_private(p->pub, pub_ep))
 		goto fail_errno;
 	return p;
 

@@ -50,6 +50,26 @@ enum pl_drop_reason {
 	X(BAD_L4, "rx_bad_l4",                                                                    \
 		"Transport headers refused: truncated, bad TCP data offset or UDP length")
 
+/* io-worker's neighbour (ARP/ND) hardening, at the end of its list: why a received ARP/ND
+ * message taught the neighbour table nothing, and why a new entry could not be made
+ * (services/io-worker/ioworker_neigh.h has the rules). */
+#define PL_IOW_NEIGH_COUNTERS(X)                                                                  \
+	X(NEIGH_REFUSED_OFFLINK, "neigh_refused_offlink",                                         \
+		"ARP/ND from addresses off the uplink's subnets that we never asked for: not "    \
+		"learned, not answered")                                                          \
+	X(NEIGH_REFUSED_UNSOLICITED, "neigh_refused_unsolicited",                                 \
+		"ARP replies, gratuitous ARP and neighbour advertisements nobody asked for: not " \
+		"learned")                                                                        \
+	X(NEIGH_REFUSED_MAC_CHANGE, "neigh_refused_mac_change",                                   \
+		"Another MAC claimed for a resolved neighbour: refused; the neighbour is probed") \
+	X(NEIGH_REFUSED_BAD_MAC, "neigh_refused_bad_mac",                                         \
+		"ARP/ND giving a multicast, broadcast or zero MAC for a neighbour: refused")      \
+	X(NEIGH_ADDRESS_CONFLICT, "neigh_address_conflict",                                       \
+		"ARP/ND from someone else claiming a node address: not learned, not answered")    \
+	X(NEIGH_TABLE_FULL, "neigh_table_full",                                                   \
+		"New neighbour entries refused: table full of entries in use (packet dropped)")   \
+	X(NEIGH_EVICTED, "neigh_evicted", "Unused neighbour entries given up for new ones")
+
 /* Counters every service has, at the start of its block. */
 #define PL_COMMON_COUNTERS(X)                                                           \
 	X(ADMIN_REQUESTS, "admin_requests", "Admin commands received")                  \
@@ -123,7 +143,8 @@ enum pl_drop_reason {
 	X(RX_FRAG_UNKNOWN, "rx_frag_unknown",                                                    \
 		"Later fragments dropped: their first never came, or no room to hold them")      \
 	X(RX_FRAG_OVERLAP, "rx_frag_overlap",                                                    \
-		"Later fragments dropped: overlapping their first, or its ports changed")
+		"Later fragments dropped: overlapping their first, or its ports changed")        \
+	PL_IOW_NEIGH_COUNTERS(X)
 
 /* nat-lb's own, after the stage counters. */
 #define PL_NATLB_COUNTERS(X)                                                                      \

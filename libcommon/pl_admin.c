@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "pl_log.h"
+#include "pl_sock.h"
 #include "pl_util.h"
 
 #ifndef PODLANE_VERSION
@@ -317,7 +318,7 @@ struct pl_admin *pl_admin_new(
 	int64_t maxmsg = (int64_t)max_request_size;
 	if (!a->sock || zmq_setsockopt(a->sock, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 		zmq_setsockopt(a->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof(maxmsg)) < 0 ||
-		zmq_bind(a->sock, ep) < 0) {
+		pl_zmq_bind_private(a->sock, ep) < 0) {
 		int e = errno;
 		if (a->sock)
 			zmq_close(a->sock);

@@ -77,7 +77,7 @@ static const struct opt options[] = {
 	OPT_STRING("node_name", node_name, "node", OPT_F_NONEMPTY | OPT_F_HOSTNAME,
 		"name of this node (default: the host name)"),
 	OPT_STRING("run_dir", run_dir, "/run/podlane", OPT_F_NONEMPTY,
-		"sockets, shared stats file, pid/lock files"),
+		"sockets, shared stats file, pid/lock files (ours alone: 0700)"),
 	OPT_STRING("bin_dir", bin_dir, "", 0,
 		"where the supervisor finds the services; empty = its own directory"),
 	OPT_CHOICE("log.level", log_level, log_levels, "info", "default log threshold"),
@@ -195,7 +195,7 @@ static const struct opt options[] = {
 	OPT_UINT("neighbor.max_entries", neighbor.max_entries, 16, 1000000, 4096, 0,
 		"ARP/ND entries at most"),
 	OPT_UINT("neighbor.reachable_s", neighbor.reachable_s, 1, 86400, 300, 0,
-		"an entry not confirmed for this long is resolved again"),
+		"an entry not confirmed for this long is verified again when used"),
 	OPT_UINT("neighbor.pending_max", neighbor.pending_max, 0, 65536, 256, 0,
 		"packets waiting for address resolution at most"),
 };

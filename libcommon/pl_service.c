@@ -20,6 +20,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "pl_log.h"
+#include "pl_sock.h"
 #include "pl_util.h"
 
 #ifndef PODLANE_VERSION
@@ -170,10 +171,17 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 	}
 	pl_log_set_level("*", level);
 
+	/* run_dir holds every socket: it must be ours alone (pl_sock.h). Created 0700; one
+	 * that exists must be owned by our euid and not writable by group or others. */
 	if (mkdir(s->cfg.run_dir, 0700) < 0 && errno != EEXIST) {
 		fprintf(stderr, "%s: cannot create run_dir %s: %s\n", prog, s->cfg.run_dir,
 			strerror(errno));
 		return -errno;
+	}
+	rc = pl_private_dir_check(s->cfg.run_dir, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "%s: unsafe run_dir: %s\n", prog, err);
+		return rc;
 	}
 	rc = take_lock(s, prog);
 	if (rc < 0)
@@ -222,7 +230,9 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 		goto fail;
 	}
 	unlink(s->wake_addr[id].sun_path);
-	if (bind(s->wake_fd, (struct sockaddr *)&s->wake_addr[id], sizeof(s->wake_addr[id])) < 0) {
+	/* Datagrams carry no peer credentials to check: only the mode keeps others out. */
+	if (bind(s->wake_fd, (struct sockaddr *)&s->wake_addr[id], sizeof(s->wake_addr[id])) < 0 ||
+		chmod(s->wake_addr[id].sun_path, 0600) < 0) {
 		rc = -errno;
 		PL_ERR("main", "cannot bind the wake socket %s: %s", s->wake_addr[id].sun_path,
 			strerror(errno));

@@ -31,6 +31,7 @@
 
 #include "cnibackend.pb-c.h"
 #include "pl_log.h"
+#include "pl_sock.h"
 
 #define METHOD_ADD "/cni.CniDataplane/Add"
 #define METHOD_DEL "/cni.CniDataplane/Del"
@@ -386,6 +387,12 @@ static int run_add(struct cni_grpc *g, const Cni__AddRequest *q, char *host_if, 
 		snprintf(err, ERR_SIZE, "netns and interface_name are required");
 		return -EINVAL;
 	}
+	char path[PL_OBJ_NETNS_SIZE], why[96];
+	int rc = cni_netns_check(q->netns, true, path, sizeof(path), why, sizeof(why));
+	if (rc < 0 && rc != -ENOENT) {
+		snprintf(err, ERR_SIZE, "bad network namespace '%s': %s", ns, why);
+		return rc;
+	}
 	if (q->n_container_ips == 0 || q->n_container_ips > PL_OBJ_MAX_ADDRS) {
 		snprintf(err, ERR_SIZE, "%zu container_ips given, 1..%d expected",
 			q->n_container_ips, PL_OBJ_MAX_ADDRS);
@@ -405,7 +412,7 @@ static int run_add(struct cni_grpc *g, const Cni__AddRequest *q, char *host_if, 
 	unsigned int n_allow;
 	if (allowed_sources(q, allow, &n_allow, err) < 0)
 		return -EINVAL;
-	int rc = cni_pods_add(g->pods, q->netns, q->interface_name, addrs,
+	rc = cni_pods_add(g->pods, q->netns, q->interface_name, addrs,
 		(unsigned int)q->n_container_ips, allow, n_allow, &index);
 	switch (rc) {
 	case 0:
@@ -530,7 +537,8 @@ int cni_grpc_fd(const struct cni_grpc *g)
 	return g->efd;
 }
 
-/* mkdir -p for the socket's directory; new directories are 0700. */
+/* mkdir -p for the socket's directory; new directories are 0700, and the last one must be
+ * ours alone. */
 static int make_parent(const char *path)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -547,10 +555,13 @@ static int make_parent(const char *path)
 		if (!c)
 			break;
 	}
-	struct stat st;
-	if (stat(d, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	/* Like run_dir (pl_sock.h): a directory others can write to would let them replace
+	 * the socket the CNI plugin connects to. */
+	char why[PL_CONFIG_STR_SIZE + 160];
+	int rc = pl_private_dir_check(d, why, sizeof(why));
+	if (rc < 0)
+		PL_ERR("cni", "unsafe directory for cni.socket: %s", why);
+	return rc;
 }
 
 /* Stops the server and waits for the CQ thread (or serves the queue here when there is no

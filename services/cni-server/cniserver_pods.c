@@ -6,10 +6,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,17 +25,77 @@
 
 #define NETNS_DIR "/var/run/netns/"
 
-/* "name" means /var/run/netns/name; absolute paths are taken as they are. */
+/* The namespace file's NAME in /var/run/netns/NAME or /run/netns/NAME (or a bare NAME). */
+static bool netns_name_ok(const char *n)
+{
+	size_t len = strlen(n);
+	return len > 0 && len <= NAME_MAX && !strchr(n, '/') && strcmp(n, ".") != 0 &&
+	       strcmp(n, "..") != 0;
+}
+
+/* /proc/PID/ns/net, PID decimal without a leading zero. */
+static bool proc_netns_ok(const char *p)
+{
+	if (strncmp(p, "/proc/", 6) != 0)
+		return false;
+	p += 6;
+	size_t digits = strspn(p, "0123456789");
+	return digits > 0 && digits <= 10 && p[0] != '0' && strcmp(p + digits, "/ns/net") == 0;
+}
+
+int cni_netns_check(
+	const char *netns, bool must_exist, char *path, size_t size, char *err, size_t err_size)
+{
+	char dummy[1];
+	if (!err) {
+		err = dummy;
+		err_size = sizeof(dummy);
+	}
+	const char *name = NULL;
+	if (strncmp(netns, NETNS_DIR, strlen(NETNS_DIR)) == 0)
+		name = netns + strlen(NETNS_DIR);
+	else if (strncmp(netns, "/run/netns/", 11) == 0)
+		name = netns + 11;
+	else if (netns[0] != '/')
+		name = netns;
+	if (name ? !netns_name_ok(name) : !proc_netns_ok(netns)) {
+		snprintf(err, err_size,
+			"only /var/run/netns/NAME, /run/netns/NAME, /proc/PID/ns/net or NAME");
+		return -EINVAL;
+	}
+	int n = netns[0] == '/' ? snprintf(path, size, "%s", netns)
+				: snprintf(path, size, NETNS_DIR "%s", netns);
+	if (n < 0 || (size_t)n >= size) {
+		snprintf(err, err_size, "path too long");
+		return -ENAMETOOLONG;
+	}
+	if (!must_exist)
+		return 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		snprintf(err, err_size, "%s", strerror(e));
+		return -e;
+	}
+	/* The file must be a network namespace, and not the one podlane itself runs in (the
+	 * node's: a pod's default routes there would take the node's traffic). */
+	struct stat st, own;
+	int rc = 0;
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		snprintf(err, err_size, "not a network namespace");
+		rc = -EINVAL;
+	} else if (fstat(fd, &st) == 0 && stat("/proc/self/ns/net", &own) == 0 &&
+		   st.st_dev == own.st_dev && st.st_ino == own.st_ino) {
+		snprintf(err, err_size, "that is podlane's own network namespace, not a pod's");
+		rc = -EINVAL;
+	}
+	close(fd);
+	return rc;
+}
+
 static int netns_path(const char *netns, char *buf, size_t size)
 {
-	int n;
-	if (!netns[0] || strstr(netns, ".."))
-		return -EINVAL;
-	n = netns[0] == '/' ? snprintf(buf, size, "%s", netns)
-			    : snprintf(buf, size, NETNS_DIR "%s", netns);
-	if (n < 0 || (size_t)n >= size)
-		return -ENAMETOOLONG;
-	return access(buf, R_OK) == 0 ? 0 : -ENOENT;
+	return cni_netns_check(netns, false, buf, size, NULL, 0);
 }
 
 /* A pod as the state file and pods/show write it. */
@@ -124,7 +188,7 @@ int cni_pods_add(struct cni_pods *c, const char *netns, const char *ifname,
 	char path[PL_OBJ_NETNS_SIZE];
 	struct pl_nl_addr nl[PL_OBJ_MAX_ADDRS];
 	size_t iflen = strlen(ifname);
-	int rc = netns_path(netns, path, sizeof(path));
+	int rc = cni_netns_check(netns, true, path, sizeof(path), NULL, 0);
 	if (rc < 0)
 		return rc;
 	if (iflen == 0 || iflen >= IFNAMSIZ || n_addrs == 0 || n_addrs > PL_OBJ_MAX_ADDRS ||
@@ -334,6 +398,10 @@ static int cmd_add(struct pl_admin_reply *r, int argc, const char *const *argv, 
 		return pl_admin_error(r, EINVAL,
 			"usage: pod/add NETNS IFNAME ADDR... [allow=PREFIX...] (1..%d of each)",
 			PL_OBJ_MAX_ADDRS);
+	char path[PL_OBJ_NETNS_SIZE], why[96];
+	int rc = cni_netns_check(argv[1], false, path, sizeof(path), why, sizeof(why));
+	if (rc < 0)
+		return pl_admin_error(r, -rc, "bad network namespace '%s': %s", argv[1], why);
 	for (int i = 3; i < argc; i++) {
 		bool is_allow = strncmp(argv[i], "allow=", 6) == 0;
 		const char *a = is_allow ? argv[i] + 6 : argv[i];
@@ -348,7 +416,10 @@ static int cmd_add(struct pl_admin_reply *r, int argc, const char *const *argv, 
 	}
 	if (n_addrs == 0)
 		return pl_admin_error(r, EINVAL, "a pod needs at least one address");
-	int rc = cni_pods_add(c, argv[1], argv[2], addrs, n_addrs, allow, n_allow, &idx);
+	rc = cni_netns_check(argv[1], true, path, sizeof(path), why, sizeof(why));
+	if (rc < 0 && rc != -ENOENT)
+		return pl_admin_error(r, -rc, "bad network namespace '%s': %s", argv[1], why);
+	rc = cni_pods_add(c, argv[1], argv[2], addrs, n_addrs, allow, n_allow, &idx);
 	switch (rc) {
 	case 0:
 		break;
@@ -379,9 +450,13 @@ static int cmd_add(struct pl_admin_reply *r, int argc, const char *const *argv, 
 static int cmd_del(struct pl_admin_reply *r, int argc, const char *const *argv, void *ctx)
 {
 	struct cni_pods *c = ctx;
+	char path[PL_OBJ_NETNS_SIZE], why[96];
 	if (argc != 3)
 		return pl_admin_error(r, EINVAL, "usage: pod/del NETNS IFNAME");
-	int rc = cni_pods_del(c, argv[1], argv[2]);
+	int rc = cni_netns_check(argv[1], false, path, sizeof(path), why, sizeof(why));
+	if (rc < 0)
+		return pl_admin_error(r, -rc, "bad network namespace '%s': %s", argv[1], why);
+	rc = cni_pods_del(c, argv[1], argv[2]);
 	if (rc < 0 && rc != -ENOENT)
 		return pl_admin_error(
 			r, rc, "cannot delete %s in %s: %s", argv[2], argv[1], strerror(-rc));

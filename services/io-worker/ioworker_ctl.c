@@ -271,12 +271,13 @@ static int cmd_neigh(struct pl_admin_reply *r, int argc, const char *const *argv
 		inet_ntop(e->family, e->addr, a, sizeof(a));
 		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0], e->mac[1],
 			e->mac[2], e->mac[3], e->mac[4], e->mac[5]);
-		const char *st = e->state == NEIGH_REACHABLE ? "reachable" : "incomplete";
+		const char *st = neigh_state_name(&w->neigh, e, now);
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "address", json_object_new_string(a));
 		json_object_object_add(o, "mac", json_object_new_string(mac));
 		json_object_object_add(o, "state", json_object_new_string(st));
 		json_object_object_add(o, "age_ms", json_object_new_uint64(now - e->confirmed_ms));
+		json_object_object_add(o, "used_ms", json_object_new_uint64(now - e->used_ms));
 		json_object_object_add(o, "pending", json_object_new_int(e->n_pending));
 		json_object_array_add(arr, o);
 		pl_admin_printf(r, "%-40s %s %-10s %llu ms, %u pending\n", a, mac, st,

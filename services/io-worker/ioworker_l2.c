@@ -3,7 +3,22 @@
  * addresses, learn neighbours, drop unicast frames for other MACs. On the host tap: answer
  * every ARP request and solicitation with the dataplane's MAC (the host's next hop is always
  * the dataplane). On output: rewrite MACs, resolve next hops on the uplink, holding packets
- * (bounded) until the answer comes. Replies reuse the buffer of the request they answer. */
+ * (bounded) until the answer comes. Replies reuse the buffer of the request they answer.
+ *
+ * What the uplink may teach (neigh_input; the table's own rules are in ioworker_neigh.h):
+ * - A message about a node address from someone else (ARP sender, NA target, NS source) is an
+ *   address conflict: counted, never learned, never answered.
+ * - Nothing received creates an entry. A message about an address we have no entry for is
+ *   counted (off the uplink's subnets: neigh_refused_offlink; an answer or announcement on
+ *   them: neigh_refused_unsolicited) and dropped; a request for our address from an on-subnet
+ *   sender is answered but creates no entry (Linux would add a STALE one: under a flood of
+ *   requests from made-up senders that would fill the table; we ask when we need to send).
+ * - The uplink's subnets are its addresses' prefixes, plus fe80::/10 (always on the link). An
+ *   entry router made us resolve outside them (an explicit on-link route, e.g. a /32 address
+ *   with an on-link gateway) is on-link by configuration: its answers are taken like others.
+ * - Requests (ARP, NS) for a node address are answered only from on-link senders (on a subnet,
+ *   or with an entry) and DAD probes (sender 0.0.0.0 / ::: answering them defends our
+ *   addresses); never to an address conflict or a sender giving a bad MAC. */
 #include "ioworker.h"
 
 #include <arpa/inet.h>
@@ -49,6 +64,18 @@ static bool is_node_addr(const struct ioworker *w, int family, const uint8_t *a)
 	return false;
 }
 
+/* Whether a is inside prefix p. */
+static bool in_prefix(const struct pl_prefix *p, const uint8_t *a)
+{
+	unsigned int bits = p->len, k = 0;
+	for (; bits >= 8 && p->addr[k] == a[k]; k++, bits -= 8)
+		;
+	if (bits >= 8)
+		return false;
+	uint8_t mask = (uint8_t)(0xff << (8 - bits));
+	return bits == 0 || (p->addr[k] & mask) == (a[k] & mask);
+}
+
 /* The node address to speak from towards `dst`: one on its subnet, else the first. */
 static const uint8_t *node_src(const struct ioworker *w, int family, const uint8_t *dst)
 {
@@ -59,27 +86,69 @@ static const uint8_t *node_src(const struct ioworker *w, int family, const uint8
 			continue;
 		if (!first)
 			first = p->addr;
-		unsigned int bits = p->len, k = 0;
-		for (; bits >= 8 && p->addr[k] == dst[k]; k++, bits -= 8)
-			;
-		if (bits >= 8)
-			continue;
-		uint8_t mask = (uint8_t)(0xff << (8 - bits));
-		if (bits == 0 || (p->addr[k] & mask) == (dst[k] & mask))
+		if (in_prefix(p, dst))
 			return p->addr;
 	}
 	return first;
 }
 
-static void flush_pending(struct ioworker *w, struct port *up, struct neigh_entry *e);
-
-/* Records an answer and sends what waited for it. */
-static void learn(
-	struct ioworker *w, int family, const uint8_t *addr, const uint8_t *mac, uint64_t now_ms)
+/* On one of the uplink's subnets; IPv6 link-local addresses are always on the link. */
+static bool on_subnet(const struct ioworker *w, int family, const uint8_t *a)
 {
-	struct neigh_entry *e = neigh_learn(&w->neigh, (uint8_t)family, addr, mac, now_ms);
-	if (e && e->n_pending && w->ports[PL_IF_UPLINK])
-		flush_pending(w, w->ports[PL_IF_UPLINK], e);
+	if (family == AF_INET6 && a[0] == 0xfe && (a[1] & 0xc0) == 0x80)
+		return true;
+	for (unsigned int i = 0; i < w->uplink.n_addrs; i++)
+		if (w->uplink.addrs[i].family == family && in_prefix(&w->uplink.addrs[i], a))
+			return true;
+	return false;
+}
+
+static void flush_pending(struct ioworker *w, struct port *up, struct neigh_entry *e);
+static void send_request(struct ioworker *w, struct port *up, int family, const uint8_t *target,
+	const uint8_t *dmac);
+
+/* A received ARP/ND message tells that `addr` is at `mac` (NULL: it did not say). Applies the
+ * rules above; returns whether the sender is one we may answer (on-link, no conflict). */
+static bool neigh_input(struct ioworker *w, struct port *up, int family, const uint8_t *addr,
+	const uint8_t *mac, enum neigh_msg msg, uint64_t now_ms)
+{
+	if (is_node_addr(w, family, addr)) {
+		w->local[PL_IOW_NEIGH_ADDRESS_CONFLICT]++;
+		return false;
+	}
+	if (mac && !rte_is_valid_assigned_ether_addr((const struct rte_ether_addr *)mac)) {
+		w->local[PL_IOW_NEIGH_REFUSED_BAD_MAC]++;
+		return false;
+	}
+	struct neigh_entry *e = neigh_lookup(&w->neigh, (uint8_t)family, addr);
+	if (!e) {
+		if (!on_subnet(w, family, addr)) {
+			w->local[PL_IOW_NEIGH_REFUSED_OFFLINK]++;
+			return false;
+		}
+		if (msg != NEIGH_MSG_REQUEST)
+			w->local[PL_IOW_NEIGH_REFUSED_UNSOLICITED]++;
+		return true;
+	}
+	switch (neigh_offer(&w->neigh, e, mac, msg, now_ms)) {
+	case NEIGH_LEARNED:
+		if (e->n_pending)
+			flush_pending(w, up, e);
+		break;
+	case NEIGH_REFUSED_UNSOLICITED:
+		w->local[PL_IOW_NEIGH_REFUSED_UNSOLICITED]++;
+		break;
+	case NEIGH_REFUSED_MAC_CHANGE:
+		w->local[PL_IOW_NEIGH_REFUSED_MAC_CHANGE]++;
+		/* Failover or poisoning? Ask the MAC we have: it answers unless it is gone. */
+		if (neigh_verify(&w->neigh, e, now_ms))
+			send_request(w, up, family, e->addr, e->mac);
+		break;
+	case NEIGH_CONFIRMED:
+	case NEIGH_IGNORED:
+		break;
+	}
+	return true;
 }
 
 static void count_l2(struct ioworker *w, struct rte_mbuf *m)
@@ -138,14 +207,20 @@ static bool arp_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, ui
 		return true;
 	}
 	uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
-	if (p->index == PL_IF_UPLINK) {
-		/* Learn only from neighbours on our subnets, and whatever asks us. */
-		if (a->arp_sip && (op == RTE_ARP_OP_REPLY ||
-					  is_node_addr(w, AF_INET, (const uint8_t *)&a->arp_tip)))
-			learn(w, AF_INET, (const uint8_t *)&a->arp_sip, a->arp_sha.addr_bytes,
-				now_ms);
-		if (op == RTE_ARP_OP_REQUEST &&
-			is_node_addr(w, AF_INET, (const uint8_t *)&a->arp_tip)) {
+	if (p->index == PL_IF_UPLINK && (op == RTE_ARP_OP_REQUEST || op == RTE_ARP_OP_REPLY)) {
+		const uint8_t *sip = (const uint8_t *)&a->arp_sip;
+		bool for_us = is_node_addr(w, AF_INET, (const uint8_t *)&a->arp_tip);
+		/* A reply to a node address answers us; a request for one (not a gratuitous one,
+		 * sender = target) asks us; anything else announces. */
+		enum neigh_msg msg = op == RTE_ARP_OP_REPLY
+					     ? (for_us ? NEIGH_MSG_ANSWER : NEIGH_MSG_ANNOUNCE)
+				     : for_us && a->arp_sip != a->arp_tip ? NEIGH_MSG_REQUEST
+									  : NEIGH_MSG_ANNOUNCE;
+		/* Sender 0.0.0.0: a DAD probe, nothing to learn; answering one for our address
+		 * defends it. */
+		bool answer = !a->arp_sip ||
+			      neigh_input(w, p, AF_INET, sip, a->arp_sha.addr_bytes, msg, now_ms);
+		if (op == RTE_ARP_OP_REQUEST && for_us && answer) {
 			arp_reply_in_place(m, w->uplink.mac);
 			send_l2(w, p, m);
 			return true;
@@ -255,16 +330,24 @@ static bool nd_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, uin
 	}
 	struct nd_msg *nd = (struct nd_msg *)(ip + 1);
 	if (p->index == PL_IF_UPLINK) {
+		static const uint8_t unspec[16];
 		const uint8_t *ll =
 			nd_find_ll(nd, l4, type == ND_NS ? ND_OPT_SRC_LL : ND_OPT_TGT_LL);
-		if (type == ND_NA && ll)
-			learn(w, AF_INET6, nd->target, ll, now_ms);
-		if (type == ND_NS && is_node_addr(w, AF_INET6, nd->target)) {
-			if (ll)
-				learn(w, AF_INET6, ip->src_addr, ll, now_ms);
-			if (rte_pktmbuf_tailroom(m) + rte_pktmbuf_data_len(m) >=
-				sizeof(*eth) + sizeof(*ip) + sizeof(*nd) +
-					sizeof(struct nd_opt_ll)) {
+		if (type == ND_NA && nd->target[0] != 0xff) {
+			/* The S flag: it answers a solicitation (ours, or it is not for us). */
+			neigh_input(w, p, AF_INET6, nd->target, ll,
+				nd->flags & ND_NA_F_SOLICITED ? NEIGH_MSG_ANSWER
+							      : NEIGH_MSG_ANNOUNCE,
+				now_ms);
+		} else if (type == ND_NS && is_node_addr(w, AF_INET6, nd->target)) {
+			/* From ::, a DAD probe for our address: answering defends it. Otherwise the
+			 * source link-layer option teaches what an ARP request's sender does. */
+			bool answer = memcmp(ip->src_addr, unspec, 16) == 0 ||
+				      neigh_input(w, p, AF_INET6, ip->src_addr, ll,
+					      NEIGH_MSG_REQUEST, now_ms);
+			if (answer && rte_pktmbuf_tailroom(m) + rte_pktmbuf_data_len(m) >=
+					      sizeof(*eth) + sizeof(*ip) + sizeof(*nd) +
+						      sizeof(struct nd_opt_ll)) {
 				na_reply_in_place(m, w->uplink.mac);
 				send_l2(w, p, m);
 				return true;
@@ -314,7 +397,9 @@ bool ioworker_l2_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, u
 
 /* --- output ------------------------------------------------------------------------------ */
 
-static void send_arp_request(struct ioworker *w, struct port *up, const uint8_t *tip)
+/* A broadcast ARP request for tip, or one unicast to dmac (verifying an entry). */
+static void send_arp_request(
+	struct ioworker *w, struct port *up, const uint8_t *tip, const uint8_t *dmac)
 {
 	const uint8_t *sip = node_src(w, AF_INET, tip);
 	struct rte_mbuf *m = sip ? rte_pktmbuf_alloc(w->dp.pool) : NULL;
@@ -328,7 +413,10 @@ static void send_arp_request(struct ioworker *w, struct port *up, const uint8_t 
 		return;
 	}
 	struct rte_arp_hdr *arp = (struct rte_arp_hdr *)(eth + 1);
-	memset(eth->dst_addr.addr_bytes, 0xff, 6);
+	if (dmac)
+		memcpy(eth->dst_addr.addr_bytes, dmac, 6);
+	else
+		memset(eth->dst_addr.addr_bytes, 0xff, 6);
 	memcpy(eth->src_addr.addr_bytes, w->uplink.mac, 6);
 	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_ARP);
 	arp->arp_hardware = RTE_BE16(RTE_ARP_HRD_ETHER);
@@ -343,7 +431,8 @@ static void send_arp_request(struct ioworker *w, struct port *up, const uint8_t 
 	send_l2(w, up, m);
 }
 
-static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt)
+/* A solicitation for tgt to its solicited-node group, or unicast to it at dmac (verifying). */
+static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt, const uint8_t *dmac)
 {
 	const uint8_t *sip = node_src(w, AF_INET6, tgt);
 	struct rte_mbuf *m = sip ? rte_pktmbuf_alloc(w->dp.pool) : NULL;
@@ -363,8 +452,8 @@ static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt)
 	/* Solicited-node multicast ff02::1:ffXX:XXXX and its MAC 33:33:ff:XX:XX:XX. */
 	uint8_t snm[16] = { 0xff,
 		0x02, [11] = 1, [12] = 0xff, [13] = tgt[13], [14] = tgt[14], [15] = tgt[15] };
-	uint8_t dmac[6] = { 0x33, 0x33, 0xff, tgt[13], tgt[14], tgt[15] };
-	memcpy(eth->dst_addr.addr_bytes, dmac, 6);
+	uint8_t snm_mac[6] = { 0x33, 0x33, 0xff, tgt[13], tgt[14], tgt[15] };
+	memcpy(eth->dst_addr.addr_bytes, dmac ? dmac : snm_mac, 6);
 	memcpy(eth->src_addr.addr_bytes, w->uplink.mac, 6);
 	eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
 	ip->vtc_flow = RTE_BE32(6u << 28);
@@ -372,7 +461,7 @@ static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt)
 	ip->proto = IPPROTO_ICMPV6;
 	ip->hop_limits = 255;
 	memcpy(ip->src_addr, sip, 16);
-	memcpy(ip->dst_addr, snm, 16);
+	memcpy(ip->dst_addr, dmac ? tgt : snm, 16);
 	memset(nd, 0, sizeof(*nd));
 	nd->type = ND_NS;
 	memcpy(nd->target, tgt, 16);
@@ -381,6 +470,15 @@ static void send_ns(struct ioworker *w, struct port *up, const uint8_t *tgt)
 	memcpy(opt->mac, w->uplink.mac, 6);
 	nd->cksum = icmp6_cksum(ip, nd, l4);
 	send_l2(w, up, m);
+}
+
+static void send_request(
+	struct ioworker *w, struct port *up, int family, const uint8_t *target, const uint8_t *dmac)
+{
+	if (family == AF_INET)
+		send_arp_request(w, up, target, dmac);
+	else
+		send_ns(w, up, target, dmac);
 }
 
 static void tx_and_free(struct ioworker *w, struct port *p, struct rte_mbuf *m)
@@ -458,16 +556,17 @@ static void output_uplink(struct ioworker *w, struct port *up, struct rte_mbuf *
 		memcpy(target, adj->nh, family == AF_INET ? 4 : 16);
 	memcpy(eth->src_addr.addr_bytes, w->uplink.mac, 6);
 	struct neigh_entry *e = neigh_get(&w->neigh, family, target, now_ms);
+	w->local[PL_IOW_NEIGH_EVICTED] += w->neigh.evicted;
+	w->neigh.evicted = 0;
 	if (!e) {
+		/* Full of entries in use: the new one waits for room, the old ones keep working. */
+		w->local[PL_IOW_NEIGH_TABLE_FULL]++;
 		drop(w, m, PL_DROP_NO_NEIGHBOR);
 		return;
 	}
-	if (neigh_should_probe(&w->neigh, e, now_ms)) {
-		if (family == AF_INET)
-			send_arp_request(w, up, target);
-		else
-			send_ns(w, up, target);
-	}
+	enum neigh_probe probe = neigh_should_probe(&w->neigh, e, now_ms);
+	if (probe != NEIGH_PROBE_NONE)
+		send_request(w, up, family, target, probe == NEIGH_PROBE_UCAST ? e->mac : NULL);
 	if (e->state == NEIGH_REACHABLE) {
 		memcpy(eth->dst_addr.addr_bytes, e->mac, 6);
 		tx_and_free(w, up, m);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Neighbour table: linear probing with backward-shift deletion over a power-of-two array. */
+/* Neighbour table: linear probing with backward-shift deletion over a power-of-two array.
+ * The rules (what creates, resolves, confirms or may replace an entry) are in the header. */
 #include "ioworker_neigh.h"
 
 #include <errno.h>
@@ -8,8 +9,6 @@
 
 #include <rte_common.h>
 #include <rte_jhash.h>
-
-#define PROBE_INTERVAL_MS 1000
 
 int neigh_init(
 	struct neigh_table *t, uint32_t max_entries, uint32_t pending_max, uint32_t reachable_s)
@@ -49,13 +48,41 @@ struct neigh_entry *neigh_lookup(struct neigh_table *t, uint8_t family, const ui
 	return NULL;
 }
 
+/* Backward-shift deletion keeps every probe chain unbroken. */
+static void remove_at(struct neigh_table *t, uint32_t i);
+
+/* Frees the place of one unused entry among the next NEIGH_EVICT_SCAN slots of the cursor:
+ * an INCOMPLETE entry whose first request went unanswered or a REACHABLE one not used for
+ * reachable_ms, neither holding packets. Entries in use are never taken. */
+static bool evict_one(struct neigh_table *t, uint64_t now_ms)
+{
+	for (unsigned int n = 0; n < NEIGH_EVICT_SCAN && n < t->size; n++) {
+		uint32_t i = t->evict_cursor;
+		t->evict_cursor = (i + 1) & (t->size - 1);
+		const struct neigh_entry *e = &t->e[i];
+		if (e->state == NEIGH_FREE || e->n_pending)
+			continue;
+		bool unused = e->state == NEIGH_INCOMPLETE
+				      ? now_ms - e->confirmed_ms >= NEIGH_PROBE_INTERVAL_MS
+				      : now_ms - e->used_ms >= t->reachable_ms;
+		if (!unused)
+			continue;
+		remove_at(t, i);
+		t->evicted++;
+		return true;
+	}
+	return false;
+}
+
 struct neigh_entry *neigh_get(
 	struct neigh_table *t, uint8_t family, const uint8_t *addr, uint64_t now_ms)
 {
 	struct neigh_entry *e = neigh_lookup(t, family, addr);
-	if (e)
+	if (e) {
+		e->used_ms = now_ms;
 		return e;
-	if (t->n_entries >= t->max_entries)
+	}
+	if (t->n_entries >= t->max_entries && !evict_one(t, now_ms))
 		return NULL;
 	uint32_t i = slot_of(t, family, addr);
 	while (t->e[i].state != NEIGH_FREE)
@@ -66,20 +93,52 @@ struct neigh_entry *neigh_get(
 	e->family = family;
 	memcpy(e->addr, addr, family == 10 ? 16 : 4);
 	e->confirmed_ms = now_ms;
+	e->used_ms = now_ms;
 	t->n_entries++;
 	return e;
 }
 
-struct neigh_entry *neigh_learn(struct neigh_table *t, uint8_t family, const uint8_t *addr,
-	const uint8_t mac[6], uint64_t now_ms)
+static void resolved(struct neigh_entry *e, const uint8_t mac[6], uint64_t now_ms)
 {
-	struct neigh_entry *e = neigh_get(t, family, addr, now_ms);
-	if (!e)
-		return NULL;
 	memcpy(e->mac, mac, 6);
 	e->state = NEIGH_REACHABLE;
 	e->confirmed_ms = now_ms;
-	return e;
+	e->probes = 0;
+}
+
+enum neigh_verdict neigh_offer(struct neigh_table *t, struct neigh_entry *e, const uint8_t *mac,
+	enum neigh_msg msg, uint64_t now_ms)
+{
+	(void)t;
+	if (e->state == NEIGH_INCOMPLETE) {
+		/* We asked (broadcast): the first answer wins; announcements are not answers. */
+		if (msg == NEIGH_MSG_ANNOUNCE)
+			return NEIGH_REFUSED_UNSOLICITED;
+		if (!mac)
+			return NEIGH_IGNORED;
+		resolved(e, mac, now_ms);
+		return NEIGH_LEARNED;
+	}
+	if (mac && memcmp(mac, e->mac, 6) != 0)
+		return NEIGH_REFUSED_MAC_CHANGE; /* never in place: the caller verifies */
+	if (msg == NEIGH_MSG_ANSWER && e->probes) {
+		e->confirmed_ms = now_ms;
+		e->probes = 0;
+		return NEIGH_CONFIRMED;
+	}
+	return NEIGH_IGNORED;
+}
+
+bool neigh_verify(struct neigh_table *t, struct neigh_entry *e, uint64_t now_ms)
+{
+	(void)t;
+	if (e->state != NEIGH_REACHABLE || e->probes)
+		return false; /* resolving, or a verification runs already */
+	if (e->probed_ms && now_ms - e->probed_ms < NEIGH_PROBE_INTERVAL_MS)
+		return false; /* one verification a probe interval at most */
+	e->probes = 1;
+	e->probed_ms = now_ms;
+	return true;
 }
 
 bool neigh_hold(struct neigh_table *t, struct neigh_entry *e, struct rte_mbuf *m)
@@ -91,18 +150,53 @@ bool neigh_hold(struct neigh_table *t, struct neigh_entry *e, struct rte_mbuf *m
 	return true;
 }
 
-bool neigh_should_probe(struct neigh_table *t, struct neigh_entry *e, uint64_t now_ms)
+/* A REACHABLE entry whose MAC stopped answering: resolve it again from scratch. */
+static void fail(struct neigh_entry *e, uint64_t now_ms)
 {
-	bool stale = e->state == NEIGH_REACHABLE && now_ms - e->confirmed_ms >= t->reachable_ms;
-	if (e->state == NEIGH_REACHABLE && !stale)
-		return false;
-	if (e->probed_ms && now_ms - e->probed_ms < PROBE_INTERVAL_MS)
-		return false;
-	e->probed_ms = now_ms;
-	return true;
+	e->state = NEIGH_INCOMPLETE;
+	e->probes = 0;
+	e->confirmed_ms = now_ms;
+	memset(e->mac, 0, sizeof(e->mac));
 }
 
-/* Backward-shift deletion keeps every probe chain unbroken. */
+enum neigh_probe neigh_should_probe(struct neigh_table *t, struct neigh_entry *e, uint64_t now_ms)
+{
+	if (e->state == NEIGH_INCOMPLETE) {
+		if (e->probed_ms && now_ms - e->probed_ms < NEIGH_PROBE_INTERVAL_MS)
+			return NEIGH_PROBE_NONE;
+		e->probed_ms = now_ms;
+		return NEIGH_PROBE_BCAST;
+	}
+	if (!e->probes) {
+		if (now_ms - e->confirmed_ms < t->reachable_ms)
+			return NEIGH_PROBE_NONE;
+		e->probes = 1; /* stale and in use: verify */
+		e->probed_ms = now_ms;
+		return NEIGH_PROBE_UCAST;
+	}
+	if (now_ms - e->probed_ms < NEIGH_PROBE_INTERVAL_MS)
+		return NEIGH_PROBE_NONE;
+	e->probed_ms = now_ms;
+	if (e->probes < NEIGH_UCAST_PROBES) {
+		e->probes++;
+		return NEIGH_PROBE_UCAST;
+	}
+	fail(e, now_ms);
+	return NEIGH_PROBE_BCAST;
+}
+
+const char *neigh_state_name(
+	const struct neigh_table *t, const struct neigh_entry *e, uint64_t now_ms)
+{
+	if (e->state == NEIGH_INCOMPLETE)
+		return "incomplete";
+	if (e->state != NEIGH_REACHABLE)
+		return "free";
+	if (e->probes)
+		return "probe";
+	return now_ms - e->confirmed_ms >= t->reachable_ms ? "stale" : "reachable";
+}
+
 static void remove_at(struct neigh_table *t, uint32_t i)
 {
 	uint32_t mask = t->size - 1;
@@ -132,8 +226,13 @@ unsigned int neigh_age(
 		struct neigh_entry *e = &t->e[i];
 		if (e->state == NEIGH_FREE)
 			continue;
+		if (e->state == NEIGH_REACHABLE && e->probes >= NEIGH_UCAST_PROBES &&
+			now_ms - e->probed_ms >= NEIGH_PROBE_INTERVAL_MS) {
+			fail(e, now_ms);
+			e->probed_ms = 0; /* the next packet for it sends a broadcast at once */
+		}
 		uint64_t age = now_ms - e->confirmed_ms;
-		if (e->state == NEIGH_INCOMPLETE ? age < 3 * PROBE_INTERVAL_MS
+		if (e->state == NEIGH_INCOMPLETE ? age < 3 * NEIGH_PROBE_INTERVAL_MS
 						 : age < 2 * t->reachable_ms)
 			continue;
 		if (n + e->n_pending > max_dropped)

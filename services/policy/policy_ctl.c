@@ -18,6 +18,7 @@
 
 #include "pl_log.h"
 #include "pl_objects.h"
+#include "pl_sock.h"
 #include "pl_stage.h"
 #include "pl_strmap.h"
 #include "policy.h"
@@ -345,7 +346,7 @@ int policy_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp)
 	p->tap = zmq_socket(s->zctx, ZMQ_XPUB);
 	int hwm = 10000;
 	if (!p->tap || zmq_setsockopt(p->tap, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
-		zmq_bind(p->tap, ep) < 0) {
+		pl_zmq_bind_private(p->tap, ep) < 0) {
 		PL_ERR("ctl", "flow-log tap %s: %s", ep, zmq_strerror(zmq_errno()));
 		return -EIO;
 	}

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Pod interfaces: `podlanectl pod add` is idempotent and rejects bad input (no such netns, bad
-# address, other addresses for an existing pod) with a clear error; pods survive a cni-server
-# restart (adopted from its state file); `pod del` removes the tun, the FIB routes and the port
-# and is idempotent; the pod limit is enforced. Also: an idle node uses almost no CPU.
+# Pod interfaces: `podlanectl pod add` is idempotent and rejects bad input (no such netns, a
+# netns path not of the forms runtimes use or podlane's own netns, bad address, other addresses
+# for an existing pod) with a clear error; pods survive a cni-server restart (adopted from its
+# state file); `pod del` removes the tun, the FIB routes and the port and is idempotent; the
+# pod limit is enforced. Also: an idle node uses almost no CPU.
 . "$(dirname "$0")/node_lib.sh"
 
 node_lab_up
@@ -26,6 +27,20 @@ expect_err() { # PATTERN ARGS...
 	[ $rc -ne 0 ] && grep -q "$pattern" <<<"$out" || fail "pod add $*: expected /$pattern/, got rc=$rc: $out"
 }
 expect_err "no network namespace 'nope'" nope eth0 10.98.1.99
+# Only /var/run/netns/NAME, /run/netns/NAME, /proc/PID/ns/net (or NAME): never another file,
+# and never podlane's own namespace (the node's).
+FORMS="only /var/run/netns/NAME, /run/netns/NAME, /proc/PID/ns/net or NAME"
+expect_err "bad network namespace '/etc/passwd': $FORMS" /etc/passwd eth0 10.98.1.99
+expect_err "bad network namespace '$P1/../$P1': $FORMS" "$P1/../$P1" eth0 10.98.1.99
+expect_err "bad network namespace '/proc/self/ns/net': $FORMS" /proc/self/ns/net eth0 10.98.1.99
+expect_err "bad network namespace '/proc/1/root/var/run/netns/$P1': $FORMS" "/proc/1/root/var/run/netns/$P1" eth0 10.98.1.99
+expect_err "bad network namespace '/proc/$(svc_field cni-server pid)/ns/net': that is podlane's own network namespace" \
+	"/proc/$(svc_field cni-server pid)/ns/net" eth1 10.98.1.99
+rc=0
+out=$(ctl pod del /etc/passwd eth0 2>&1) || rc=$?
+if [ $rc -eq 0 ] || ! grep -q "bad network namespace '/etc/passwd': $FORMS" <<<"$out"; then
+	fail "pod del /etc/passwd: rc=$rc: $out"
+fi
 expect_err "is not an IPv4/IPv6 address" "$P1" eth1 10.98.1.999
 expect_err "exists with other addresses" "$P1" eth0 10.98.1.77
 lab_pod_ns_add 1 3 >/dev/null

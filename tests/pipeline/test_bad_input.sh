@@ -4,7 +4,10 @@
 # arguments stop the supervisor at once with a non-zero exit, an error naming what was wrong
 # and where, and no process, stats segment or hugepage file left behind; an unknown admin
 # command, malformed admin requests and malformed state-bus messages are answered or dropped,
-# counted, and crash nothing.
+# counted, and crash nothing. run_dir (every socket is in it) must be ours: one owned by another
+# user or writable by group or others stops start-up; podlane creates it 0700, its sockets
+# 0600, and its ZeroMQ sockets refuse a peer of another uid (SO_PEERCRED) even when the file
+# modes would let it connect.
 . "$(dirname "$0")/../lib.sh"
 
 SUP=$SVC_DIR/podlane-supervisor
@@ -48,6 +51,26 @@ expect_startup_error "missing file" "$T_DIR/none.yaml: cannot open: No such file
 expect_startup_error "unknown option" "unknown option '--frobnicate'" -- --frobnicate
 expect_startup_error "missing option argument" "option '-c' needs an argument" -- -c
 expect_startup_error "stray argument" "unexpected argument 'extra'" -- extra
+printf 'run_dir: %s\ndpdk:\n  file_prefix: %s\n' "$T_RUN" "$T_PREFIX" >"$T_DIR/good.yaml"
+mkdir -m 0777 "$T_RUN"
+chmod 0777 "$T_RUN" # whatever the umask
+expect_startup_error "run_dir writable by others" \
+	"unsafe run_dir: $T_RUN has mode 0777, writable by group or others: refusing" -- -c "$T_DIR/good.yaml"
+chmod 0770 "$T_RUN"
+expect_startup_error "run_dir writable by its group" "unsafe run_dir: $T_RUN has mode 0770" -- -c "$T_DIR/good.yaml"
+chmod 0700 "$T_RUN"
+chown 65534 "$T_RUN"
+expect_startup_error "run_dir of another user" \
+	"unsafe run_dir: $T_RUN is owned by uid 65534, not by this process's uid $(id -u): refusing" -- -c "$T_DIR/good.yaml"
+for svc in io-worker cni-server; do # the services check it themselves too
+	rc=0
+	"$SVC_DIR/podlane-$svc" -c "$T_DIR/good.yaml" >/dev/null 2>"$T_DIR/err" || rc=$?
+	if [ $rc -eq 0 ] || ! grep -q "unsafe run_dir: $T_RUN is owned by uid 65534" "$T_DIR/err"; then
+		fail "$svc started in another user's run_dir: rc=$rc $(cat "$T_DIR/err")"
+	fi
+done
+[ -z "$(ls -A "$T_RUN")" ] || fail "something was created in the unsafe run_dir: $(ls -A "$T_RUN")"
+rmdir "$T_RUN"
 for svc in io-worker nat-lb policy router cni-server bgp-bridge; do
 	rc=0
 	"$SVC_DIR/podlane-$svc" --bogus >/dev/null 2>"$T_DIR/err" || rc=$?
@@ -65,6 +88,33 @@ rc=0
 write_config
 start_supervisor
 router_pid=$(svc_field router pid)
+
+# podlane made run_dir 0700 and every socket in it 0600.
+[ "$(stat -c '%a %u' "$T_RUN")" = "700 $(id -u)" ] || fail "run_dir: $(stat -c '%a %u' "$T_RUN")"
+socks=$(find "$T_RUN" -type s -printf '%f %m\n' | sort)
+log "sockets: $(tr '\n' ' ' <<<"$socks")"
+for s in supervisor.ctl router.ctl io-worker.ctl cni-server.ctl supervisor.snap supervisor.pub \
+	cni-server.snap cni-server.pub policy.tap router.wake io-worker.wake; do
+	grep -qx "$s 600" <<<"$socks" || fail "socket $s missing or not 0600"
+done
+! grep -qv ' 600$' <<<"$socks" || fail "sockets not 0600: $(grep -v ' 600$' <<<"$socks")"
+# Peer credentials: even with the directory searchable and the sockets 0666, another uid's
+# connection is closed by the service (ZMQ_IPC_FILTER_UID on SO_PEERCRED); root still gets in.
+chmod 0711 "$T_DIR" "$T_RUN"
+chmod 0666 "$T_RUN/router.ctl" "$T_RUN/supervisor.snap" "$T_RUN/supervisor.pub"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+as_nobody test -w "$T_RUN/router.ctl" || fail "nobody cannot reach the socket file: the check below would prove nothing"
+for cmd in "-s router version" "bus-dump supervisor"; do
+	rc=0
+	# shellcheck disable=SC2086 # the command's words
+	as_nobody "$CTL" -r "$T_RUN" -t 1500 $cmd >"$T_DIR/out" 2>"$T_DIR/err" || rc=$?
+	[ $rc -eq 3 ] || fail "podlanectl $cmd as uid 65534: exit $rc, expected 3 (unreachable): $(cat "$T_DIR/out" "$T_DIR/err")"
+	# shellcheck disable=SC2086
+	"$CTL" -r "$T_RUN" $cmd >/dev/null || fail "podlanectl $cmd as root failed"
+done
+chmod 0700 "$T_DIR" "$T_RUN"
+chmod 0600 "$T_RUN/router.ctl" "$T_RUN/supervisor.snap" "$T_RUN/supervisor.pub"
+log "uid 65534 refused on the admin and bus sockets; root answered"
 
 rc=0
 ctl -s router frobnicate now >"$T_DIR/out" 2>"$T_DIR/err" || rc=$?
