@@ -111,7 +111,7 @@ free_port() {
 }
 
 etcd_healthy() {
-	etcd_ns curl -sf --noproxy '*' --max-time 1 "$ETCD_ENDPOINT/health" | grep -q '"health":"true"'
+	etcd_ns curl -sf --noproxy '*' --max-time 1 "$ETCD_ENDPOINT/health" | jq -e '.health == "true"' >/dev/null
 }
 
 # Starts etcd on ETCD_DIR/ETCD_PORT/ETCD_PEER_PORT and waits until it answers, or until it exits
