@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # Helpers for process-level tests: an isolated podlane instance (its own run directory, DPDK
 # file prefix, metrics port and hugepage files), conditions waited on with deadlines, and a
 # cleanup trap that removes everything the test created even when it fails.
@@ -85,6 +86,14 @@ counter() { # SERVICE NAME
 	ctl -s "$1" -j counters/show "$2" | jq -r ".$2"
 }
 
+# tcp_rx_bytes NETNS PORT: the bytes the established TCP connection with local port PORT in
+# NETNS has received so far (tcp_info's bytes_received, through ss); prints nothing when there
+# is no such connection (not accepted yet, or closed: the transfer is over).
+tcp_rx_bytes() {
+	ip netns exec "$1" ss -tinH state established "sport = :$2" |
+		sed -n 's/.*[[:space:]]bytes_received:\([0-9][0-9]*\).*/\1/p' | head -1
+}
+
 podlane_pids() {
 	pgrep -f "^$SVC_DIR/podlane-[a-z-]+ -c $T_CONF" || true
 }
@@ -102,7 +111,7 @@ free_port() {
 }
 
 etcd_healthy() {
-	etcd_ns curl -sf --noproxy '*' --max-time 1 "$ETCD_ENDPOINT/health" | grep -q '"health":"true"'
+	etcd_ns curl -sf --noproxy '*' --max-time 1 "$ETCD_ENDPOINT/health" | jq -e '.health == "true"' >/dev/null
 }
 
 # Starts etcd on ETCD_DIR/ETCD_PORT/ETCD_PEER_PORT and waits until it answers, or until it exits
@@ -178,10 +187,10 @@ cleanup() {
 		kill -TERM "$SUP_PID" 2>/dev/null || true
 		wait_for 15 "supervisor exit" bash -c "! kill -0 $SUP_PID" || kill -KILL "$SUP_PID" 2>/dev/null || true
 	fi
-	local left
-	left=$(podlane_pids)
-	if [ -n "$left" ]; then
-		kill -KILL $left 2>/dev/null || true
+	local -a left
+	mapfile -t left < <(podlane_pids)
+	if [ ${#left[@]} -gt 0 ]; then
+		kill -KILL "${left[@]}" 2>/dev/null || true
 	fi
 	wait_for 10 "services gone" no_podlane_left || true
 	rm -f "$HUGE_DIR/${T_PREFIX}"map_* 2>/dev/null || true

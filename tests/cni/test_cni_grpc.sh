@@ -33,7 +33,10 @@ jq -e '.successful' <<<"$out" >/dev/null || fail "repeated add refused: $out"
 t0=$(date +%s%N)
 rc=0
 "$CALL" "$SOCK" call /cni.CniDataplane/Frobnicate 2>"$T_DIR/err" >/dev/null || rc=$?
-[ $rc -eq 2 ] && grep -qi "unimplemented\|12" "$T_DIR/err" || fail "unknown method: rc=$rc $(cat "$T_DIR/err")"
+status=$(sed -n 's/^grpc_call: status \([0-9][0-9]*\): .*/\1/p' "$T_DIR/err")
+if [ $rc -ne 2 ] || [ "$status" != 12 ]; then
+	fail "unknown method: rc=$rc, not UNIMPLEMENTED (12): $(cat "$T_DIR/err")"
+fi
 [ $((($(date +%s%N) - t0) / 1000000)) -lt 2000 ] || fail "unknown method took 2 s or more"
 out=$("$CALL" "$SOCK" call /cni.CniDataplane/Add ffffffff) || fail "malformed add: transport error"
 jq -e '(.successful | not) and (.error_message | test("malformed"))' <<<"$out" >/dev/null ||

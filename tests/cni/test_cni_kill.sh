@@ -63,9 +63,42 @@ for ((i = 0; i < N; i++)); do
 	add "$i" >"$T_DIR/add.$i" &
 	ADDS+=($!)
 done
-started() { [ "$(ctl -j pods | jq length)" -ge 8 ]; }
-wait_for 30 "some ADDs done" started || fail "ADDs do not progress"
-restart_cni_server
+# The kill must land while ADD requests are in flight: it comes right after seeing ADDs that are
+# past IPAM (host-local has an address on file for their container) with no outcome yet, and
+# at least one of those still has none right after it. The poll is cheap (no podlanectl) so as
+# not to miss the ADDs' time at cni-server.
+IN_FLIGHT=() FINISHED=0
+poll_adds() { # sets FINISHED (ADDs 2..N-1 with an outcome) and IN_FLIGHT (past IPAM, no outcome)
+	local id i
+	local -A alloc=()
+	while read -r id; do
+		[ -z "$id" ] || alloc[$id]=1
+	done < <(awk 'FNR == 1 { sub(/\r$/, ""); print }' "$T_DIR"/ipam/killtest/* 2>/dev/null)
+	IN_FLIGHT=() FINISHED=0
+	for ((i = 2; i < N; i++)); do # 0 and 1 had their addresses before this round
+		if [ -s "$T_DIR/add.$i" ]; then
+			FINISHED=$((FINISHED + 1))
+		elif [ -n "${alloc[c$i]:-}" ]; then
+			IN_FLIGHT+=("$i")
+		fi
+	done
+}
+pid=$(svc_field cni-server pid)
+deadline=$((SECONDS + 30))
+while poll_adds; ((FINISHED < 3 || ${#IN_FLIGHT[@]} == 0)); do
+	((FINISHED < N - 2)) || fail "every ADD finished before one was seen in flight at cni-server"
+	((SECONDS < deadline)) || fail "ADDs do not progress: $FINISHED of $((N - 2)) finished in 30 s"
+	sleep 0.01
+done
+kill -9 "$pid"
+unfinished=0
+for i in "${IN_FLIGHT[@]}"; do
+	[ -s "$T_DIR/add.$i" ] || unfinished=$((unfinished + 1))
+done
+log "cni-server killed (pid $pid) with $FINISHED ADDs finished; ADDs ${IN_FLIGHT[*]} were past IPAM and not finished right before, $unfinished of them still not right after"
+((unfinished > 0)) || fail "the kill did not land while an ADD was in flight at cni-server"
+restarted() { [ "$(svc_field cni-server state)" = ready ] && [ "$(svc_field cni-server pid)" != "$pid" ]; }
+wait_for 30 "cni-server back" restarted || fail "cni-server not restarted"
 wait "${ADDS[@]}" # only the ADDs: the supervisor is a child too
 ok=0 errs=0
 for ((i = 0; i < N; i++)); do
@@ -84,8 +117,11 @@ log "during the kill: $ok ADDs succeeded, $errs returned a CNI error (and were d
 # Three views of the pods agree: the state file, cni-server, and the tuns that exist.
 from_state=$(jq -r '.[] | .netns' "$T_DIR/pods.json" | sort)
 from_ctl=$(ctl -j pods | jq -r '.[] | .netns' | sort)
-from_ns=$(for n in "${NS[@]}"; do ip -n "$n" -d -j link show eth0 2>/dev/null |
-	jq -e '.[0].linkinfo.info_kind == "tun"' >/dev/null && echo "/var/run/netns/$n" || true; done | sort)
+from_ns=$(for n in "${NS[@]}"; do
+	if ip -n "$n" -d -j link show eth0 2>/dev/null | jq -e '.[0].linkinfo.info_kind == "tun"' >/dev/null; then
+		echo "/var/run/netns/$n"
+	fi
+done | sort)
 [ "$from_state" = "$from_ctl" ] || fail "state file and cni-server disagree"
 [ "$from_ctl" = "$from_ns" ] || fail "cni-server and the namespaces disagree: $(diff <(echo "$from_ctl") <(echo "$from_ns"))"
 [ "$(echo "$from_ctl" | wc -l)" -eq "$ok" ] || fail "$ok ADDs succeeded but $(echo "$from_ctl" | wc -l) pods exist"

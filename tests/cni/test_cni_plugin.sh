@@ -19,7 +19,14 @@ CNI_DIRS=/usr/lib/cni:$(dirname "$PLUGIN")
 [ -x /usr/lib/cni/host-local ] || fail "host-local IPAM plugin missing (containernetworking-plugins)"
 
 # The namespace goes before lib.sh's cleanup stops podlane and removes T_DIR.
-trap 'rc=$?; set +e; ip netns del "$NETNS_NAME" 2>/dev/null; (exit $rc); cleanup' EXIT
+ns_cleanup() {
+	local rc=$?
+	set +e
+	ip netns del "$NETNS_NAME" 2>/dev/null
+	(exit $rc)
+	cleanup
+}
+trap ns_cleanup EXIT
 
 # netconf CNIVERSION [SOCKET]: the network configuration a runtime would pass.
 netconf() {
@@ -62,7 +69,8 @@ expect_err() {
 	jq -e --argjson c "$code" '.code == $c and (.msg | type == "string") and
 		(.cniVersion | type == "string")' <<<"$OUT" >/dev/null ||
 		fail "$1: expected error code $code, got: $OUT"
-	grep -q -- "$pattern" <<<"$OUT" || fail "$1: error does not mention '$pattern': $OUT"
+	jq -e --arg p "$pattern" '(.msg + "\n" + (.details // "")) | test($p)' <<<"$OUT" >/dev/null ||
+		fail "$1: error does not mention '$pattern': $OUT"
 }
 
 ipam_files() { find "$IPAM_DIR/$NET" -name '10.77.*' -o -name 'fd77:*' 2>/dev/null; }
@@ -110,7 +118,7 @@ jq -e --arg ns "$NETNS" '.cniVersion == "1.0.0" and
 	<<<"$RESULT" >/dev/null || fail "ADD result lacks spec fields: $RESULT"
 V4=$(jq -r '.ips[] | select(.address | startswith("10.")) | .address | sub("/32$"; "")' <<<"$RESULT")
 V6=$(jq -r '.ips[] | select(.address | startswith("fd77")) | .address | sub("/128$"; "")' <<<"$RESULT")
-[ -f "$IPAM_DIR/$NET/$V4" ] && [ -f "$IPAM_DIR/$NET/$V6" ] || fail "result addresses not IPAM's"
+if [ ! -f "$IPAM_DIR/$NET/$V4" ] || [ ! -f "$IPAM_DIR/$NET/$V6" ]; then fail "result addresses not IPAM's"; fi
 
 # The interface the result describes really is there.
 ip -n "$NETNS_NAME" -d -j link show eth0 | jq -e '.[0].linkinfo.info_kind == "tun"' >/dev/null ||
@@ -131,13 +139,14 @@ cni CHECK "$CHECK_CONF"
 expect_err 7 "prevResult" CHECK "$(netconf 1.0.0)"
 ip -n "$NETNS_NAME" link del eth0 || fail "ip link del"
 cni CHECK "$CHECK_CONF"
-[ "$RC" -ne 0 ] && jq -e '.code >= 100 and (.msg | test("eth0"))' <<<"$OUT" >/dev/null ||
+if [ "$RC" -eq 0 ] || ! jq -e '.code >= 100 and (.msg | test("eth0"))' <<<"$OUT" >/dev/null; then
 	fail "CHECK passed without the interface (rc=$RC): $OUT"
+fi
 
 # DEL removes the pod and releases the addresses; a second DEL succeeds too.
 for i in 1 2; do
 	cni DEL "$(netconf 1.0.0)"
-	[ "$RC" -eq 0 ] && [ -z "$OUT" ] || fail "DEL #$i: rc=$RC out=$OUT"
+	if [ "$RC" -ne 0 ] || [ -n "$OUT" ]; then fail "DEL #$i: rc=$RC out=$OUT"; fi
 done
 [ -z "$(ipam_files)" ] || fail "addresses still allocated after DEL: $(ipam_files)"
 ctl -j pods | jq -e 'length == 0' >/dev/null || fail "pod still listed: $(ctl pods)"

@@ -125,8 +125,10 @@ check "first up" "$LABSH" --lab "$LAB" up --nodes 2
 check "second up (idempotent)" "$LABSH" up --nodes 2 --lab "$LAB"
 check "status exit 0 after up" "$LABSH" --lab "$LAB" status
 status_out=$("$LABSH" --lab "$LAB" status 2>&1) || fail "status exit non-zero"
-for want in "netns $LAB-gw" "netns $LAB-n1" "netns $LAB-n2" "10.99.1.2/24" "fd99:2::1/64" \
-	"203.0.113.1/32" "10.98.1.0/24 via 10.99.1.2 dev n1"; do
+for ns in gw n1 n2; do # whole lines: "netns pl-n1" is in "netns pl-n12" too
+	grep -qx "== netns $LAB-$ns" <<<"$status_out" || fail "status output lacks '== netns $LAB-$ns'"
+done
+for want in "10.99.1.2/24" "fd99:2::1/64" "203.0.113.1/32" "10.98.1.0/24 via 10.99.1.2 dev n1 "; do
 	[[ $status_out == *"$want"* ]] || fail "status output lacks '$want'"
 done
 check "exactly the lab's namespaces exist" \
@@ -143,12 +145,15 @@ for n in 1 2; do
 	check "gateway pings node $n uplink (IPv6)" pingc "$GW" "$(lab_uplink_v6 "$n")"
 	check "node $n pings the outside address (IPv4)" pingc "$NODE" "$(lab_outside_v4)"
 	check "node $n pings the outside address (IPv6)" pingc "$NODE" "$(lab_outside_v6)"
-	routes4=$(ip -n "$GW" -4 route show)
-	routes6=$(ip -n "$GW" -6 route show)
-	[[ $routes4 == *"10.98.$n.0/24 via 10.99.$n.2 dev n$n"* ]] ||
-		fail "gateway lacks IPv4 pod route for node $n: $routes4"
-	[[ $routes6 == *"fd98:$n::/64 via fd99:$n::2 dev n$n"* ]] ||
-		fail "gateway lacks IPv6 pod route for node $n: $routes6"
+	# Each field compared whole ("dev n1" is not "dev n10").
+	has_route() { # FAMILY DST GATEWAY DEV
+		ip -n "$GW" "$1" -j route show | jq -e --arg d "$2" --arg g "$3" --arg dev "$4" \
+			'any(.[]; .dst == $d and .gateway == $g and .dev == $dev)' >/dev/null
+	}
+	has_route -4 "10.98.$n.0/24" "10.99.$n.2" "n$n" ||
+		fail "gateway lacks IPv4 pod route for node $n: $(ip -n "$GW" -4 route show)"
+	has_route -6 "fd98:$n::/64" "fd99:$n::2" "n$n" ||
+		fail "gateway lacks IPv6 pod route for node $n: $(ip -n "$GW" -6 route show)"
 done
 check "node 1 reaches node 2 through the gateway (IPv4)" pingc "$LAB-n1" 10.99.2.2
 check "node 2 reaches node 1 through the gateway (IPv6)" pingc "$LAB-n2" fd99:1::2

@@ -30,9 +30,13 @@ expect() { # DESCRIPTION PATTERN PING-ARGS...
 # A super-packet is judged by its segments: a UDP GSO burst of 1450-byte datagrams (1478 bytes
 # on the wire, DF) reaches io-worker whole (USO on the pod's tun) and router answers with
 # fragmentation needed / packet too big for the 1400-byte uplink, which the pod's kernel learns.
+# The path MTU the pod's kernel has for DST ("... mtu N ..." of ip route get; nothing if none).
+route_mtu() { # DST FAMILY-FLAG
+	ip netns exec "$P1" ip "$2" route get "$1" | sed -n 's/.* mtu \([0-9][0-9]*\)\( .*\)\{0,1\}$/\1/p' | head -1
+}
 gso_pmtu() { # DST FAMILY-FLAG
 	ip netns exec "$P1" /usr/bin/python3 "$(dirname "$0")/udp_gso_send.py" "$1" 1450 8 2>/dev/null
-	ip netns exec "$P1" ip $2 route get "$1" | grep -q "mtu 1400"
+	[ "$(route_mtu "$1" "$2")" = 1400 ]
 }
 c0=$(ctl -s io-worker -j counters/show)
 wait_for 10 "UDP GSO burst -> frag needed (v4)" gso_pmtu "$GW4" -4 || fail "pod did not learn PMTU 1400 from a UDP GSO burst (v4)"
@@ -46,10 +50,10 @@ ip netns exec "$P1" ip -6 route flush cache
 
 expect "TTL 1 -> time exceeded (v4)" "From $NODE4 .*Time to live exceeded" -t 1 "$GW4"
 expect "hop limit 1 -> time exceeded (v6)" "From $NODE6 .*Time exceeded: Hop limit" -6 -t 1 "$GW6"
-expect "DF over the MTU -> fragmentation needed (v4)" "From $NODE4 .*Frag needed and DF set \\(mtu = 1400\\)" -M do -s 1450 "$GW4"
+expect "DF over the MTU -> fragmentation needed (v4)" "From $NODE4 .*Frag needed and DF set \\(mtu = 1400\\)" -M "do" -s 1450 "$GW4"
 # The pod's kernel learnt the path MTU from it.
-ip netns exec "$P1" ip route get "$GW4" | grep -q "mtu 1400" || fail "pod did not learn PMTU 1400"
-expect "over the MTU -> packet too big (v6)" "From $NODE6 .*Packet too big: mtu=1400" -6 -s 1450 "$GW6"
+[ "$(route_mtu "$GW4" -4)" = 1400 ] || fail "pod did not learn PMTU 1400"
+expect "over the MTU -> packet too big (v6)" "From $NODE6 .*Packet too big: mtu=1400$" -6 -s 1450 "$GW6"
 expect "no route -> unreachable (v4)" "From $NODE4 .*Destination Net Unreachable" "$(lab_outside_v4)"
 expect "no route -> unreachable (v6)" "From $NODE6 .*(Destination unreachable: No route|No route)" -6 "$(lab_outside_v6)"
 c=$(ctl -s io-worker -j counters/show)

@@ -9,7 +9,7 @@
 
 node_lab_up
 node_config "  max_pods: 2"
-grep -q "max_pods: 2" "$T_CONF" || fail "config"
+grep -qx "  max_pods: 2" "$T_CONF" || fail "config"
 start_node_podlane
 add_pod 1
 add_pod 2
@@ -24,7 +24,9 @@ expect_err() { # PATTERN ARGS...
 	local pattern=$1 out rc=0
 	shift
 	out=$(ctl pod add "$@" 2>&1) || rc=$?
-	[ $rc -ne 0 ] && grep -q "$pattern" <<<"$out" || fail "pod add $*: expected /$pattern/, got rc=$rc: $out"
+	if [ $rc -eq 0 ] || ! grep -q "$pattern" <<<"$out"; then
+		fail "pod add $*: expected /$pattern/, got rc=$rc: $out"
+	fi
 }
 expect_err "no network namespace 'nope'" nope eth0 10.98.1.99
 # Only /var/run/netns/NAME, /run/netns/NAME, /proc/PID/ns/net (or NAME): never another file,
@@ -68,7 +70,8 @@ ctl pod del "$P2" eth0 >/dev/null || fail "second pod del failed"
 
 # An idle node: a few seconds with no traffic cost next to nothing.
 pids="$(ctl -j services/show | jq -r '.[].pid')"
-ticks() { local s=0 p f; for p in $pids; do f=$(cat /proc/$p/stat); f=${f##*) }; set -- $f; s=$((s + ${12} + ${13})); done; echo $s; }
+# shellcheck disable=SC2086 # /proc/PID/stat's fields, split on purpose
+ticks() { local s=0 p f; for p in $pids; do f=$(cat "/proc/$p/stat"); f=${f##*) }; set -- $f; s=$((s + ${12} + ${13})); done; echo $s; }
 t0=$(ticks)
 start=$(date +%s%N)
 WINDOW=5

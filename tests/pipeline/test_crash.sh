@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # Under continuous synthetic load, kill -9 a randomly chosen stage (io-worker included) again
-# and again. After each kill the service is back and carrying traffic; at the end the pool's
+# and again, each time right after seeing its packet count move. After each kill the service is back and carrying traffic; at the end the pool's
 # free count equals its starting value (no packet leaked), no ring is wedged, and services/show
 # counts every restart.
 . "$(dirname "$0")/../lib.sh"
@@ -22,9 +22,17 @@ for ((i = 1; i <= KILLS; i++)); do
 	victim=${stages[RANDOM % 4]}
 	pid=$(svc_field "$victim" pid)
 	[ "$pid" -gt 0 ] || fail "kill $i: $victim has no pid"
+	# Under load when the kill lands: the victim's packet count moves right before it.
+	rx0=$(counter "$victim" rx_packets)
+	taking() { [ "$(counter "$victim" rx_packets)" -gt "$rx0" ]; }
+	wait_for 30 "kill $i: $victim taking packets" taking ||
+		fail "kill $i: $victim took no packets before the kill"
 	kill -9 "$pid"
 	kills[$victim]=$((kills[$victim] + 1))
-	new_pid() { p=$(svc_field "$victim" pid); [ "$p" -gt 0 ] && [ "$p" != "$pid" ] && [ "$(svc_field "$victim" state)" = ready ]; }
+	new_pid() {
+		ctl -j services/show | jq -e --arg s "$victim" --argjson old "$pid" \
+			'any(.[]; .service == $s and .pid > 0 and .pid != $old and .state == "ready")' >/dev/null
+	}
 	wait_for 30 "kill $i: $victim back" new_pid || fail "kill $i: $victim did not come back"
 	before=$(tx)
 	moving() { [ "$(tx)" -gt "$before" ]; }

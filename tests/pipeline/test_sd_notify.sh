@@ -34,7 +34,7 @@ wait_for 60 "READY=1" said "READY=1" || fail "no READY=1"
 # READY comes only after all six services are ready.
 ctl -j services/show | jq -e 'all(.[]; .state == "ready")' >/dev/null || fail "READY before services were ready"
 grep "READY=1" "$T_DIR/notify.log" | grep -q "STATUS=all services ready" || fail "no STATUS with READY"
-pings() { [ "$(grep -c '^WATCHDOG=1' "$T_DIR/notify.log")" -ge 3 ]; }
+pings() { [ "$(grep -cx 'WATCHDOG=1' "$T_DIR/notify.log")" -ge 3 ]; }
 wait_for 10 "three watchdog pings" pings || fail "no watchdog pings"
 kill -TERM "$SUP_PID"
 wait_for 20 "STOPPING=1" said "STOPPING=1" || fail "no STOPPING=1"

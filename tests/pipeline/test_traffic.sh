@@ -14,7 +14,8 @@ write_config
 start_supervisor
 out=$(ctl status)
 log "status:"$'\n'"$out"
-[ "$(echo "$out" | grep -c ' ready ')" -eq 7 ] || fail "not all seven services ready"
+[ "$(ctl -j services/show | jq '[.[] | select(.state == "ready")] | length')" -eq 7 ] ||
+	fail "not all seven services ready"
 for svc in io-worker nat-lb policy router cni-server bgp-bridge; do
 	[ "$(svc_field "$svc" state)" = ready ] || fail "$svc not ready"
 	pid=$(svc_field "$svc" pid)

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash disable=SC2034,SC2317 # variables for the tests; helpers they call
 # Policy tests: the services lab (podlane on node 1, datastore chosen by PODLANE_DATASTORE) with
 # nine pods in three namespaces, x, y and z, pods a, b and c in each (lab pods 1..9), every pod
 # serving TCP 80 and 81 and UDP 53 (tests/services/svc_tool.py), and a v1 Pod object for each
@@ -39,6 +40,13 @@ EOY
 }
 
 # Nine pods with servers and their Pod objects.
+# The pod addresses on this node that policy's table in force knows: M of policy/show's summary
+# "build N in T us: P policies, R rules, A pod addresses (M here, I isolated); last error: ...".
+pods_here() {
+	ctl -s policy policy/show |
+		sed -n 's/^build [0-9][0-9]* in [0-9][0-9]* us: .* pod addresses (\([0-9][0-9]*\) here, .*/\1/p'
+}
+
 policy_pods_up() {
 	local k n docs=""
 	for n in x y z; do
@@ -63,7 +71,7 @@ metadata: {name: $n, labels: {ns: $n}}
 	done
 	apply_yaml pods "${docs%---
 }"
-	pods_known() { ctl -s policy policy/show | grep -q "(18 here"; }
+	pods_known() { [ "$(pods_here)" = 18 ]; }
 	wait_for 20 "policy knows the 9 pods" pods_known || fail "pods not compiled: $(ctl -s policy policy/show)"
 }
 

@@ -19,7 +19,7 @@ apply_yaml denyx "apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: deny-all, namespace: x}
 spec: {podSelector: {}, policyTypes: [Ingress, Egress]}"
-denied() { ! in_pod "$(pod_k y/a)" python3 "$MATRIX" probe 1.0 "x,$(lab_pod_v4 1 1),tcp,80" | grep -q true; }
+denied() { in_pod "$(pod_k y/a)" python3 "$MATRIX" probe 1.0 "x,$(lab_pod_v4 1 1),tcp,80" | jq -e '.["x/tcp/80"] == false'; }
 wait_for 20 "x isolated" denied || fail "deny-all in x not in force"
 out=$(in_node python3 "$MATRIX" probe 1.0 "x,$(lab_pod_v4 1 1),tcp,80")
 [ "$out" = '{"x/tcp/80": true}' ] || fail "the node cannot reach an isolated pod: $out"

@@ -20,7 +20,7 @@
 # pipeline". With it false, io-worker's fast_path counter must not move.
 . "$(dirname "$0")/../policy/policy_lib.sh"
 
-LAB_NODES=1 # no remote node needed
+export LAB_NODES=1 # no remote node needed (node_lab_up reads it)
 STREAM=$(cd "$(dirname "$0")" && pwd)/stream_tool.py
 CLIENT=4 # y/a
 PORT=7000
@@ -92,7 +92,7 @@ for k in 1 2 3; do
 	wait_for 10 "server in pod $k" srv_up "$k" || fail "server in pod $k did not start"
 done
 apply_yaml pods "$docs"
-pods_known() { ctl -s policy policy/show | grep -q "(8 here"; }
+pods_known() { [ "$(pods_here)" = 8 ]; }
 wait_for 20 "policy knows the 4 pods" pods_known || fail "pods not compiled: $(ctl -s policy policy/show)"
 
 # --- helpers
@@ -325,8 +325,9 @@ item3() {
 	local b1s2 b1c2
 	b1s2=$(srv 1 "[.udp_by_sport | to_entries[] | select((.key | tonumber) >= $sp0 and (.key | tonumber) < $((sp0 + n))) | .value] | add")
 	b1c2=$(st i3udp '[.flows[].answers.B1 // 0] | add')
-	[ "$b1s2" = "$b1s" ] && [ "$b1c2" = "$b1c" ] ||
+	if [ "$b1s2" != "$b1s" ] || [ "$b1c2" != "$b1c" ]; then
 		fail "UDP reached B1 after its removal: server $b1s -> $b1s2, answers $b1c -> $b1c2"
+	fi
 	(($(srv 2 .udp) - udp_b2 >= n * 30)) || fail "B2 did not receive the moved flows"
 	log "  B1 got no more datagrams of the $n flows ($b1s before), B2 $(($(srv 2 .udp) - udp_b2))"
 	# Established TCP keeps its endpoint.
@@ -427,7 +428,7 @@ item4() {
 # ------------------------------------------------------------------------------------------
 item5() {
 	log "== 5. kill -9 of each stage and io-worker under 10 TCP streams (fast_path=$FAST)"
-	local vip=10.96.0.22 svc pid r0 b0
+	local vip=10.96.0.22 svc pid r0
 	# The pool at the start: io-worker keeps one spare 64 KB buffer to read super-packets into
 	# (ioworker_port.c), so the total is the reference, and the 2 KB pool is full.
 	pool_quiet() { [ "$(ctl -j pool/show | jq '.in_use <= 1 and all(.pools[] | select(.name == "pl_pool"); .available == .size)')" = true ]; }

@@ -31,12 +31,15 @@ wait_for 20 "20 connections open" connected || fail "connections: $(cat "$T_DIR/
 est20() { [ "$(sessions_json | jq length)" = 20 ]; }
 wait_for 10 "20 established sessions" est20 || fail "sessions: $(ctl -s nat-lb sessions/show)"
 before=$(sessions_json)
-wait_for 20 "data flowing" forwarded_more $(($(forwarded) + 2000)) ||
-	fail "no data through the service"
-
 restarts0=$(svc_field nat-lb restarts)
 pid=$(svc_field nat-lb pid)
+# In flight when the kill lands: data moving through nat-lb right before it, and the 20
+# connections still streaming right after it (hold reports, in hold.out, only when it ends).
+wait_for 20 "data flowing" forwarded_more $(($(forwarded) + 2000)) ||
+	fail "no data through the service"
 kill -9 "$pid"
+[ ! -s "$T_DIR/hold.out" ] ||
+	fail "the kill did not land while the connections streamed: they had ended ($(cat "$T_DIR/hold.out"))"
 log "killed nat-lb (pid $pid) with 20 connections streaming"
 restarted() { [ "$(svc_field nat-lb restarts)" -gt "$restarts0" ] && [ "$(svc_field nat-lb state)" = ready ]; }
 wait_for 20 "nat-lb back" restarted || fail "nat-lb did not come back"
@@ -59,9 +62,16 @@ for i in 1 2; do
 done
 restarts0=$(svc_field nat-lb restarts)
 for k in 1 2 3; do
+	# In flight: connections through nat-lb right before the kill, and neither storm client
+	# over right after it (each reports only when it ends).
+	pid=$(svc_field nat-lb pid)
 	wait_for 20 "storm under way" forwarded_more $(($(forwarded) + 500)) ||
 		fail "storm not flowing before kill $k"
-	kill -9 "$(svc_field nat-lb pid)"
+	kill -9 "$pid"
+	for i in 1 2; do
+		[ ! -s "$T_DIR/storm.$i" ] ||
+			fail "kill $k did not land in the storm: client $i had ended ($(cat "$T_DIR/storm.$i"))"
+	done
 	want=$((restarts0 + k))
 	back() { [ "$(svc_field nat-lb restarts)" -ge "$want" ] && [ "$(svc_field nat-lb state)" = ready ]; }
 	wait_for 20 "nat-lb back after kill $k" back || fail "nat-lb did not come back after kill $k"

@@ -72,10 +72,10 @@ etcd_restart
 [ "$(keys)" = "$before" ] || fail "keys after etcd restart: $(keys)"
 
 ctl delete -f "$T_DIR/three.yaml" >"$T_DIR/out" || fail "delete refused"
-grep -q "deleted 3 objects" "$T_DIR/out" || fail "delete said: $(cat "$T_DIR/out")"
+grep -qx "deleted 3 objects" "$T_DIR/out" || fail "delete said: $(cat "$T_DIR/out")"
 [ -z "$(keys)" ] || fail "delete left $(keys)"
 ctl delete -f "$T_DIR/three.yaml" >"$T_DIR/out" || fail "a second delete failed"
-grep -q "deleted 0 objects" "$T_DIR/out" || fail "second delete said: $(cat "$T_DIR/out")"
+grep -qx "deleted 0 objects" "$T_DIR/out" || fail "second delete said: $(cat "$T_DIR/out")"
 
 # Unreachable etcd: refused with a message naming the endpoint, exit status 1.
 pid=$ETCD_PID
