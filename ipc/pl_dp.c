@@ -25,7 +25,8 @@ const struct pl_ring_def pl_ring_defs[PL_RING_MAX] = {
 
 int pl_dp_meta_offset = -1;
 
-int pl_dp_eal_init(const struct pl_config *cfg, enum pl_svc_id id, const char *prog)
+int pl_dp_eal_init(
+	const struct pl_config *cfg, enum pl_svc_id id, unsigned int slot, const char *prog)
 {
 	char a_prefix[96], a_huge[PL_CONFIG_STR_SIZE + 16], a_lcores[128], a_mem[32];
 	char *argv[16];
@@ -36,7 +37,7 @@ int pl_dp_eal_init(const struct pl_config *cfg, enum pl_svc_id id, const char *p
 	snprintf(a_huge, sizeof(a_huge), "--huge-dir=%s", cfg->dpdk.huge_dir);
 	/* Each process its own lcore id, all floating over the same cpu set. */
 	snprintf(a_lcores, sizeof(a_lcores), "--lcores=%u@(%s)",
-		cfg->dpdk.lcore_base + (unsigned)id, cfg->dpdk.cpus);
+		cfg->dpdk.lcore_base + (unsigned)id + (slot ? PL_SVC_MAX : 0), cfg->dpdk.cpus);
 	snprintf(a_mem, sizeof(a_mem), "-m%u", cfg->dpdk.socket_mem_mb);
 
 	argv[argc++] = (char *)prog;

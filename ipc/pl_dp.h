@@ -159,8 +159,11 @@ static inline unsigned int pl_ring_take(
 	return k;
 }
 
-/* Starts the EAL for service `id` (primary for the supervisor). 0 or -errno. */
-int pl_dp_eal_init(const struct pl_config *cfg, enum pl_svc_id id, const char *prog);
+/* Starts the EAL for service `id` (primary for the supervisor). Its lcore id is
+ * dpdk.lcore_base + id + slot * PL_SVC_MAX: a service's active process and its warm standby
+ * use the two slots, never the same id. 0 or -errno. */
+int pl_dp_eal_init(
+	const struct pl_config *cfg, enum pl_svc_id id, unsigned int slot, const char *prog);
 /* Registers the per-packet metadata dynfield and sets pl_dp_meta_offset (the primary does it in
  * pl_dp_create; single-process benchmarks and tests call it themselves). The offset, or
  * -rte_errno. */

@@ -144,7 +144,7 @@ int pl_stage_main(int argc, char **argv, enum pl_svc_id id, const char *summary,
 	if (rc != 0)
 		return rc > 0 ? 0 : 1;
 	snprintf(prog, sizeof(prog), "podlane-%s", s.name);
-	rc = pl_dp_eal_init(&s.cfg, id, prog);
+	rc = pl_dp_eal_init(&s.cfg, id, s.lcore_slot, prog);
 	if (rc < 0) {
 		PL_ERR("main", "DPDK EAL init as secondary failed: %s (is the supervisor running?)",
 			rte_strerror(-rc));
@@ -155,6 +155,9 @@ int pl_stage_main(int argc, char **argv, enum pl_svc_id id, const char *summary,
 		PL_ERR("main", "cannot find the shared pool and rings: %s", strerror(-rc));
 		goto out_eal;
 	}
+	rc = pl_service_standby(&s);
+	if (rc != 0)
+		goto out_eal;
 	if (def->init) {
 		rc = def->init(def->ctx, &s, &dp);
 		if (rc < 0) {

@@ -88,8 +88,8 @@ static const struct opt options[] = {
 		"hugetlbfs mount"),
 	OPT_STRING("dpdk.cpus", dpdk.cpus, "0-1", OPT_F_NONEMPTY,
 		"cpu set every lcore floats on, e.g. \"0-1\""),
-	OPT_UINT("dpdk.lcore_base", dpdk.lcore_base, 0, 120, 1, 0,
-		"lcore id of the supervisor; services follow"),
+	OPT_UINT("dpdk.lcore_base", dpdk.lcore_base, 0, 112, 1, 0,
+		"lcore id of the supervisor; services follow (standbys 8 further)"),
 	OPT_UINT("dpdk.mbufs", dpdk.mbufs, 1024, 1048576, 16384, 0, "packets in the shared pool"),
 	OPT_UINT("dpdk.big_mbufs", dpdk.big_mbufs, 16, 65536, 256, 0,
 		"64 KB buffers for super-packets (segmentation offload) in the shared big pool"),
@@ -122,6 +122,9 @@ static const struct opt options[] = {
 		"/metrics TCP port; 0 disables /metrics"),
 	OPT_BOOLEAN("supervisor.spawn_services", supervisor.spawn_services, true,
 		"start the services; false when systemd runs them"),
+	OPT_BOOLEAN("supervisor.standby", supervisor.standby, true,
+		"keep a warm standby process per pipeline stage (io-worker, nat-lb, policy, "
+		"router) that takes over at once when the active one dies"),
 
 	OPT_UINT("bus.heartbeat_ms", bus.heartbeat_ms, 10, 60000, 1000, 0,
 		"heartbeat period, milliseconds"),

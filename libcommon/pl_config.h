@@ -52,6 +52,7 @@ struct pl_config {
 		char metrics_address[64]; /* supervisor.metrics_address: IPv4/IPv6 literal */
 		uint32_t metrics_port; /* supervisor.metrics_port: 0 disables /metrics */
 		bool spawn_services; /* supervisor.spawn_services: false when systemd runs them */
+		bool standby; /* supervisor.standby: a warm standby per pipeline stage */
 	} supervisor;
 
 	struct {

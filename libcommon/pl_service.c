@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/random.h>
 #include <sys/file.h>
 #include <sys/signalfd.h>
@@ -41,6 +42,13 @@ static void usage(FILE *out, const char *prog, const struct pl_service_opts *opt
 		"      --help-config     list every configuration option with its default\n"
 		"  -h, --help            this text\n"
 		"  -V, --version         print the version\n"
+		"      --standby-fd FD   (set by the supervisor) start as a warm standby: attach "
+		"the\n"
+		"                        shared memory, then wait on FD until told to take over\n"
+		"      --lcore-slot N    (set by the supervisor) 0 or 1: which of the service's "
+		"two\n"
+		"                        DPDK lcore ids this process uses (active and standby "
+		"differ)\n"
 		"%s"
 		"\nThe admin socket is <run_dir>/<service>.ctl; use podlanectl.\n",
 		prog, opts->summary, PL_CONFIG_DEFAULT_PATH,
@@ -86,6 +94,52 @@ static int take_lock(struct pl_service *s, const char *prog)
 	return 0;
 }
 
+/* What makes this process the service: the lock, the admin and wake sockets, its slot in the
+ * stats segment. Done at start, or by a standby when it takes over. */
+static int activate(struct pl_service *s)
+{
+	char prog[64];
+	int rc;
+	snprintf(prog, sizeof(prog), "podlane-%s", s->name);
+	rc = take_lock(s, prog);
+	if (rc < 0)
+		return rc;
+	/* The supervisor creates the segment itself, after it has reaped stale children. */
+	if (s->id != PL_SVC_SUPERVISOR && !s->shm)
+		s->shm = pl_shm_attach(s->cfg.run_dir);
+	if (!s->shm && s->id != PL_SVC_SUPERVISOR) {
+		PL_ERR("main",
+			"cannot attach the stats segment in %s: %s (is the supervisor running?)",
+			s->cfg.run_dir, strerror(errno));
+		return -errno;
+	}
+	s->admin = pl_admin_new(s->zctx, s->cfg.run_dir, s->name, s->cfg.admin.max_request_size);
+	if (!s->admin) {
+		rc = -errno;
+		PL_ERR("main", "cannot open the admin socket %s/%s.ctl: %s", s->cfg.run_dir,
+			s->name, strerror(errno));
+		return rc;
+	}
+	s->wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->wake_fd < 0)
+		return -errno;
+	unlink(s->wake_addr[s->id].sun_path);
+	/* Datagrams carry no peer credentials to check: only the mode keeps others out. */
+	if (bind(s->wake_fd, (struct sockaddr *)&s->wake_addr[s->id], sizeof(s->wake_addr[s->id])) <
+			0 ||
+		chmod(s->wake_addr[s->id].sun_path, 0600) < 0) {
+		rc = -errno;
+		PL_ERR("main", "cannot bind the wake socket %s: %s", s->wake_addr[s->id].sun_path,
+			strerror(errno));
+		return rc;
+	}
+	if (sd_watchdog_enabled(0, &s->watchdog_usec) <= 0)
+		s->watchdog_usec = 0;
+	if (s->shm)
+		pl_service_attach_shm(s, s->shm);
+	return 0;
+}
+
 int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **argv,
 	const struct pl_service_opts *opts)
 {
@@ -95,6 +149,8 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 		{ "help-config", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "standby-fd", required_argument, NULL, 'S' },
+		{ "lcore-slot", required_argument, NULL, 'L' },
 	};
 	struct option long_opts[PL_DIM(common_opts) + 9];
 	unsigned int n_long = 0, n_flags = 0;
@@ -115,6 +171,8 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 	s->wake_fd = -1;
 	s->signal_fd = -1;
 	s->lock_fd = -1;
+	s->standby_fd = -1;
+	s->start_ms = pl_now_ms();
 	snprintf(prog, sizeof(prog), "podlane-%s", s->name);
 	pl_log_init(prog, PL_LOG_INFO);
 
@@ -137,6 +195,23 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 		case 'V':
 			printf("%s %s\n", prog, PODLANE_VERSION);
 			return 1;
+		case 'S':
+		case 'L': {
+			char *end;
+			errno = 0;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end ||
+				(c == 'S' ? v < 3 || v > 1023 : v > 1)) {
+				fprintf(stderr, "%s: --%s: bad value '%s'\n", prog,
+					c == 'S' ? "standby-fd" : "lcore-slot", optarg);
+				return -EINVAL;
+			}
+			if (c == 'S')
+				s->standby_fd = (int)v;
+			else
+				s->lcore_slot = (unsigned int)v;
+			break;
+		}
 		case 0x100 ... 0x107:
 			*opts->flags[c - 0x100].value = true;
 			break;
@@ -183,10 +258,15 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 		fprintf(stderr, "%s: unsafe run_dir: %s\n", prog, err);
 		return rc;
 	}
-	rc = take_lock(s, prog);
-	if (rc < 0)
-		return rc;
-
+	if (s->standby_fd >= 0) {
+		if (id == PL_SVC_SUPERVISOR || fcntl(s->standby_fd, F_GETFD) < 0) {
+			fprintf(stderr,
+				"%s: --standby-fd %d: not an open descriptor of a service\n", prog,
+				s->standby_fd);
+			return -EINVAL;
+		}
+		fcntl(s->standby_fd, F_SETFD, FD_CLOEXEC);
+	}
 	if (getrandom(&s->incarnation, sizeof(s->incarnation), 0) != sizeof(s->incarnation))
 		s->incarnation = (uint64_t)getpid() << 32 | (uint64_t)pl_now_ms();
 
@@ -199,54 +279,66 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 	s->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
 
-	/* The supervisor creates the segment itself, after it has reaped stale children. */
-	s->shm = id == PL_SVC_SUPERVISOR ? NULL : pl_shm_attach(s->cfg.run_dir);
-	if (!s->shm && id != PL_SVC_SUPERVISOR) {
-		PL_ERR("main",
-			"cannot attach the stats segment in %s: %s (is the supervisor running?)",
-			s->cfg.run_dir, strerror(errno));
-		rc = -errno;
-		goto fail;
-	}
-
 	s->zctx = zmq_ctx_new();
 	if (!s->zctx) {
 		rc = -errno;
 		goto fail;
 	}
-	s->admin = pl_admin_new(s->zctx, s->cfg.run_dir, s->name, s->cfg.admin.max_request_size);
-	if (!s->admin) {
-		rc = -errno;
-		PL_ERR("main", "cannot open the admin socket %s/%s.ctl: %s", s->cfg.run_dir,
-			s->name, strerror(errno));
-		goto fail;
-	}
-
 	for (int i = 0; i < PL_SVC_MAX; i++)
 		wake_path(&s->cfg, i, &s->wake_addr[i]);
-	s->wake_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->wake_fd < 0) {
-		rc = -errno;
+	/* A standby takes the lock and the sockets only when it takes over. */
+	if (s->standby_fd >= 0)
+		return 0;
+	rc = activate(s);
+	if (rc < 0)
 		goto fail;
-	}
-	unlink(s->wake_addr[id].sun_path);
-	/* Datagrams carry no peer credentials to check: only the mode keeps others out. */
-	if (bind(s->wake_fd, (struct sockaddr *)&s->wake_addr[id], sizeof(s->wake_addr[id])) < 0 ||
-		chmod(s->wake_addr[id].sun_path, 0600) < 0) {
-		rc = -errno;
-		PL_ERR("main", "cannot bind the wake socket %s: %s", s->wake_addr[id].sun_path,
-			strerror(errno));
-		goto fail;
-	}
-
-	if (sd_watchdog_enabled(0, &s->watchdog_usec) <= 0)
-		s->watchdog_usec = 0;
-	if (s->shm)
-		pl_service_attach_shm(s, s->shm);
 	return 0;
 fail:
 	pl_service_fini(s);
 	return rc < 0 ? rc : -EIO;
+}
+
+int pl_service_standby(struct pl_service *s)
+{
+	if (s->standby_fd < 0)
+		return 0;
+	char b = 'W';
+	uint64_t warm_ms = pl_now_ms();
+	/* It fails when the supervisor already told us to take over and closed its end: the
+	 * 'G' is still there to read. */
+	ssize_t w = write(s->standby_fd, &b, 1);
+	(void)w;
+	PL_INFO("main", "warm standby after %llu ms; waiting to take over",
+		(unsigned long long)(warm_ms - s->start_ms));
+	for (;;) {
+		struct pollfd p[2] = { { .fd = s->standby_fd, .events = POLLIN },
+			{ .fd = s->signal_fd, .events = POLLIN } };
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (p[1].revents) {
+			PL_INFO("main", "standby stopped by a signal");
+			return 1;
+		}
+		ssize_t r = read(s->standby_fd, &b, 1);
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (r != 1 || b != 'G')
+			return 1; /* EOF: the supervisor closed its end (stop, or its death) */
+		break;
+	}
+	uint64_t go_ms = pl_now_ms();
+	close(s->standby_fd);
+	s->standby_fd = -1;
+	s->start_ms = go_ms;
+	s->took_over = true;
+	int rc = activate(s);
+	if (rc < 0)
+		return rc;
+	PL_INFO("main", "taking over");
+	return 0;
 }
 
 void pl_service_attach_shm(struct pl_service *s, struct pl_shm *shm)
@@ -268,7 +360,9 @@ void pl_service_ready(struct pl_service *s, const char *status)
 {
 	__atomic_store_n(&s->shm->live[s->id].state, PL_STATE_READY, __ATOMIC_RELEASE);
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status ? status : "ready");
-	PL_INFO("main", "ready: %s", status ? status : "");
+	PL_INFO("main", "ready: %s (%llu ms after %s)", status ? status : "",
+		(unsigned long long)(pl_now_ms() - s->start_ms),
+		s->took_over ? "the take-over" : "start");
 }
 
 static void handle_signals(struct pl_service *s)
@@ -376,6 +470,10 @@ void pl_service_fini(struct pl_service *s)
 		s->signal_fd = -1;
 	}
 	pl_shm_detach(&s->shm);
+	if (s->standby_fd >= 0) {
+		close(s->standby_fd);
+		s->standby_fd = -1;
+	}
 	if (s->lock_fd >= 0) {
 		close(s->lock_fd);
 		s->lock_fd = -1;

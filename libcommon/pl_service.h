@@ -37,6 +37,10 @@ struct pl_service {
 	uint64_t last_watchdog_ms;
 	uint64_t last_heartbeat_ms;
 	uint64_t incarnation;
+	uint64_t start_ms; /* process start, or the take-over of a standby */
+	int standby_fd; /* --standby-fd: >= 0 while a warm standby, -1 otherwise */
+	unsigned int lcore_slot; /* --lcore-slot: 0 or 1 */
+	bool took_over; /* was a standby */
 	struct sockaddr_un wake_addr[PL_SVC_MAX]; /* peers' wake sockets */
 };
 
@@ -53,11 +57,20 @@ struct pl_service_opts {
 	const struct pl_service_flag *flags; /* ends with a NULL name; at most 8; may be NULL */
 };
 
-/* Parses the command line, loads config, opens everything. Returns 0; >0 when the process
+/* Parses the command line, loads config, opens everything (a standby: all but what
+ * pl_service_standby takes at the take-over). Returns 0; >0 when the process
  * should exit successfully now (--help, --version); <0 on a startup error (already printed,
  * exit non-zero). */
 int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **argv,
 	const struct pl_service_opts *opts);
+/* A warm standby (started with --standby-fd by the supervisor, which keeps one per pipeline
+ * stage): called once the slow part of the start (DPDK EAL, attaching the shared memory) is
+ * done. Tells the supervisor it is warm (writes 'W' to the descriptor), sleeps (no CPU) until
+ * the supervisor writes 'G' after the active process died and its rings were repaired, then
+ * takes the lock, binds the admin and wake sockets and claims the service's slot in the stats
+ * segment. Returns 0 at once when not a standby; 0 after a take-over; >0 when the process
+ * should exit quietly (stopped by a signal, or the supervisor closed its end); <0 on error. */
+int pl_service_standby(struct pl_service *s);
 /* Marks the service ready in the stats segment and tells systemd. */
 void pl_service_ready(struct pl_service *s, const char *status);
 /* Cheap, call at least every millisecond or so while busy: admin requests, signals,

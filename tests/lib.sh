@@ -196,6 +196,8 @@ cleanup() {
 	rm -f "$HUGE_DIR/${T_PREFIX}"map_* 2>/dev/null || true
 	rm -rf "/var/run/dpdk/$T_PREFIX" 2>/dev/null || true
 	if [ $rc -ne 0 ] && [ -f "$T_DIR/supervisor.log" ]; then
+		log "supervisor log, warnings and errors (last 40):"
+		grep -E ' (warn|err|crit|alert|emerg) ' "$T_DIR/supervisor.log" | tail -40 >&2 || true
 		log "supervisor log (last 40 lines):"
 		tail -40 "$T_DIR/supervisor.log" >&2 || true
 	fi

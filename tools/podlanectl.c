@@ -65,7 +65,8 @@ static void usage(FILE *out)
 		"interrupted); with COUNT, -t is how long to wait for each (exit 1 on timeout).\n"
 		"bus-dump [PRODUCER]: sync with a state-bus producer (default supervisor) and\n"
 		"print the objects it asserts, as JSON.\n"
-		"status: every service's state, restarts and whether its admin socket answers;\n"
+		"status: every service's state, restarts, standby and whether its admin socket "
+		"answers;\n"
 		"exit status 0 only when all are ready and answering.\n\n"
 		"Exit status: 0 ok, 1 the command failed, 2 usage error, 3 service unreachable\n"
 		"(or, for status, not all services healthy).\n");
@@ -278,8 +279,8 @@ static int status(void *zctx, const char *run_dir, bool json, int timeout)
 	}
 	bool healthy = true;
 	if (!json)
-		printf("%-12s %-8s %-9s %8s  %-8s %-6s %s\n", "SERVICE", "PID", "STATE", "RESTARTS",
-			"HEALTH", "ADMIN", "LAST EXIT");
+		printf("%-12s %-8s %-9s %8s  %-8s %-6s %-9s %s\n", "SERVICE", "PID", "STATE",
+			"RESTARTS", "HEALTH", "ADMIN", "STANDBY", "LAST EXIT");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *o = json_object_array_get_idx(arr, i), *v;
 		const char *svc = json_object_object_get_ex(o, "service", &v)
@@ -299,15 +300,19 @@ static int status(void *zctx, const char *run_dir, bool json, int timeout)
 			healthy = false;
 		json_object_object_add(o, "admin", json_object_new_string(admin));
 		if (!json) {
-			struct json_object *pid, *state, *restarts, *last;
+			struct json_object *pid, *state, *restarts, *last, *sb;
 			json_object_object_get_ex(o, "pid", &pid);
+			const char *sbs = json_object_object_get_ex(o, "standby", &sb)
+						  ? json_object_get_string(sb)
+						  : "-";
 			json_object_object_get_ex(o, "state", &state);
 			json_object_object_get_ex(o, "restarts", &restarts);
 			json_object_object_get_ex(o, "last_exit", &last);
 			const char *l = json_object_get_string(last);
-			printf("%-12s %-8d %-9s %8d  %-8s %-6s %s\n", svc, json_object_get_int(pid),
-				json_object_get_string(state), json_object_get_int(restarts),
-				health, admin, l && l[0] ? l : "-");
+			printf("%-12s %-8d %-9s %8d  %-8s %-6s %-9s %s\n", svc,
+				json_object_get_int(pid), json_object_get_string(state),
+				json_object_get_int(restarts), health, admin, sbs,
+				l && l[0] ? l : "-");
 		}
 	}
 	if (json)

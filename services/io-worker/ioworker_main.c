@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 	int rc = pl_service_init(&w.s, PL_SVC_IO_WORKER, argc, argv, &opts);
 	if (rc != 0)
 		return rc > 0 ? 0 : 1;
-	rc = pl_dp_eal_init(&w.s.cfg, PL_SVC_IO_WORKER, "podlane-io-worker");
+	rc = pl_dp_eal_init(&w.s.cfg, PL_SVC_IO_WORKER, w.s.lcore_slot, "podlane-io-worker");
 	if (rc < 0) {
 		PL_ERR("main", "DPDK EAL init as secondary failed: %s (is the supervisor running?)",
 			rte_strerror(-rc));
@@ -312,6 +312,9 @@ int main(int argc, char **argv)
 		PL_ERR("main", "cannot find the shared pool and rings: %s", strerror(-rc));
 		goto out_eal;
 	}
+	rc = pl_service_standby(&w.s);
+	if (rc != 0)
+		goto out_eal;
 	w.bufs.small = w.dp.pool;
 	w.bufs.big = w.dp.big_pool;
 	port_set_dpdk_devargs(w.s.cfg.uplink.dpdk_devargs);

@@ -267,9 +267,13 @@ static uint32_t prefix4(const uint8_t *prefix)
 	return rte_be_to_cpu_32(be);
 }
 
+static int lpm6_rebuild(struct router_fib *f);
+
 static int lpm_install(struct router_fib *f, const struct pl_route *r)
 {
 	int fi = fam_index(r->family);
+	if (fi == 1 && f->stale6 && lpm6_rebuild(f) < 0)
+		return -ENOMEM;
 	if (r->len == 0) {
 		__atomic_store_n(&f->routes->default_adj[fi], r->adj, __ATOMIC_RELEASE);
 		return 0;
@@ -282,6 +286,8 @@ static int lpm_install(struct router_fib *f, const struct pl_route *r)
 static int lpm_remove(struct router_fib *f, const struct pl_route *r)
 {
 	int fi = fam_index(r->family);
+	if (fi == 1 && f->stale6 && lpm6_rebuild(f) < 0)
+		return -ENOMEM;
 	if (r->len == 0) {
 		__atomic_store_n(&f->routes->default_adj[fi], PL_ADJ_INVALID, __ATOMIC_RELEASE);
 		return 0;
@@ -462,6 +468,42 @@ static void reindex(struct router_fib *f, bool lpm6_usable)
 		rt->adj_cursor = 1;
 }
 
+/* True when the registry holds an IPv6 route reindex would take out of the LPM (its adjacency
+ * is gone, or it is malformed): that needs the LPM's rule hash now. */
+static bool v6_needs_repair(const struct router_fib *f)
+{
+	const struct pl_route_table *rt = f->routes;
+	const struct pl_adj *adj = f->adj->adj;
+	for (uint32_t s = 0; s < PL_ROUTES_SLOTS; s++) {
+		const struct pl_route *r = &rt->route[s];
+		if (r->in_use && fam_index(r->family) == 1 &&
+			(r->len > max_len(1) || r->adj == PL_ADJ_INVALID || r->adj >= PL_ADJ_MAX ||
+				adj[r->adj].kind == PL_ADJ_NONE))
+			return true;
+	}
+	return false;
+}
+
+/* Replaces the IPv6 LPM made by another process with one of our own, filled from the registry.
+ * Free first: two tables of this size may not fit. Router is the LPM's only reader and does
+ * not forward while this runs. */
+static int lpm6_rebuild(struct router_fib *f)
+{
+	struct pl_route_table *rt = f->routes;
+	f->stale6 = false;
+	rt->lpm_complete[1] = 0;
+	rte_lpm6_free(f->lpm6);
+	f->lpm6 = NULL;
+	int ret = create_lpm6(f, rt->max_routes);
+	if (ret < 0)
+		return ret; /* lpm_complete[1] stays 0: the next open retries */
+	f->rebuilt6 = true;
+	lpm_install_all(f, 1);
+	rt->lpm6_owner = proc_token;
+	rt->lpm_complete[1] = 1;
+	return 0;
+}
+
 int router_fib_open(struct router_fib *f, uint32_t max_routes)
 {
 	memset(f, 0, sizeof(*f));
@@ -523,6 +565,15 @@ int router_fib_open(struct router_fib *f, uint32_t max_routes)
 	} else if (rt->lpm6_owner != proc_token || !rt->lpm_complete[1]) {
 		rebuild6 = true;
 	}
+	/* Lookups in an LPM another process made are plain table reads and work here; only a
+	 * change needs its rule hash. So a complete table with no change left half-done is used
+	 * as it is and rebuilt at the first IPv6 change (lpm6_rebuild): a restarted router, or a
+	 * standby taking over, forwards at once instead of after the rebuild. */
+	if (rebuild6 && !reset && rt->lpm_complete[1] && rt->pending_op == PL_ROUTES_OP_NONE &&
+		!v6_needs_repair(f)) {
+		rebuild6 = false;
+		f->stale6 = true;
+	}
 
 	if (reset) {
 		if (!fresh4)
@@ -530,9 +581,9 @@ int router_fib_open(struct router_fib *f, uint32_t max_routes)
 		if (!fresh6 && !rebuild6)
 			rte_lpm6_delete_all(f->lpm6);
 	} else {
-		recover_pending(f, !fresh6 && !rebuild6);
+		recover_pending(f, !fresh6 && !rebuild6 && !f->stale6);
 	}
-	reindex(f, !rebuild6);
+	reindex(f, !rebuild6 && !f->stale6);
 	if (!reset && (fresh4 || !rt->lpm_complete[0]))
 		lpm_install_all(f, 0);
 	if (rebuild6) {
@@ -549,7 +600,8 @@ int router_fib_open(struct router_fib *f, uint32_t max_routes)
 	}
 	if (!reset && fresh6)
 		lpm_install_all(f, 1);
-	rt->lpm6_owner = proc_token;
+	if (!f->stale6)
+		rt->lpm6_owner = proc_token;
 	rt->lpm_complete[0] = rt->lpm_complete[1] = 1;
 	reindex(f, true); /* routes that no longer fit have left */
 	gen_bump(f);

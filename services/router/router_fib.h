@@ -26,13 +26,17 @@ struct router_fib {
 	struct pl_route_table *routes;
 	uint32_t max_routes; /* per family: the capacity the tables were created with */
 	bool created; /* this open created the tables (no earlier router) */
-	bool rebuilt6; /* this open rebuilt the IPv6 LPM from the registry */
+	bool rebuilt6; /* this process rebuilt the IPv6 LPM from the registry */
+	bool stale6; /* the IPv6 LPM is another process's: lookups only, rebuilt at the first
+		      * IPv6 change */
 };
 
 /* Finds the shared tables by name, or creates them with room for max_routes routes per family
  * (1..PL_FIB_MAX_ROUTES; existing tables keep the capacity they were created with). Repairs a
- * change interrupted by a crash and rebuilds the IPv6 LPM when another process created it (its
- * rule hash holds a pointer into that process's code). Needs the EAL. 0 or -errno. */
+ * change interrupted by a crash. The IPv6 LPM another process created (its rule hash holds a
+ * pointer into that process's code) serves lookups as it is and is rebuilt from the registry at
+ * the first IPv6 change (stale6), or at once when a change was left half-done. Needs the EAL.
+ * 0 or -errno. */
 int router_fib_open(struct router_fib *f, uint32_t max_routes);
 /* Forgets the handles; the tables stay in shared memory. */
 void router_fib_close(struct router_fib *f);

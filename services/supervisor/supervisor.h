@@ -13,6 +13,18 @@
 #include "pl_dp.h"
 #include "pl_service.h"
 
+/* A warm standby of a pipeline stage: started with --standby-fd (the far end of `sock`), it
+ * attaches the shared memory, writes 'W' (warm) and sleeps until the supervisor writes 'G'. */
+struct standby {
+	pid_t pid; /* 0 when none */
+	int pidfd;
+	int sock; /* the supervisor's end of the socketpair */
+	bool warm; /* 'W' received */
+	unsigned int slot; /* its lcore slot: the one the active does not use */
+	uint64_t started_ms;
+	uint64_t due_ms; /* 0, or when to start the next one (back-off) */
+};
+
 struct child {
 	enum pl_svc_id id;
 	bool managed; /* spawned by this supervisor */
@@ -23,6 +35,10 @@ struct child {
 	uint32_t backoff_ms;
 	bool ready_seen;
 	char last_exit[64]; /* "exited 1", "killed by SIGKILL" */
+	unsigned int slot; /* lcore slot of the running process */
+	uint32_t takeovers;
+	bool from_standby; /* the running process was a standby */
+	struct standby sb;
 };
 
 struct supervisor {

@@ -43,6 +43,12 @@ static int cmd_services(struct pl_admin_reply *r, int argc, const char *const *a
 			json_object_new_uint64(
 				c->pid && now > c->started_ms ? now - c->started_ms : 0));
 		json_object_object_add(o, "health", json_object_new_string(health));
+		json_object_object_add(o, "takeovers", json_object_new_int64(c->takeovers));
+		json_object_object_add(o, "standby_pid", json_object_new_int(c->sb.pid));
+		json_object_object_add(o, "standby",
+			json_object_new_string(c->sb.pid      ? (c->sb.warm ? "warm" : "starting")
+					       : c->sb.due_ms ? "scheduled"
+							      : "none"));
 		json_object_object_add(o, "managed",
 			json_object_new_boolean(c->managed || i == PL_SVC_SUPERVISOR));
 		json_object_array_add(arr, o);

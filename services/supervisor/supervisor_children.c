@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Children: the supervisor spawns every service, notices a death at once through a pidfd,
- * repairs and reclaims after it, and restarts it after a back-off that doubles on each quick
- * death and resets once the service has run quietly for supervisor.quiet_ms. Children carry
- * PR_SET_PDEATHSIG=SIGKILL so none outlives a killed supervisor. */
+ * repairs and reclaims after it, and restarts it: a pipeline stage's warm standby (already
+ * started, EAL up, shared memory attached, asleep) takes over at once; without one, the service
+ * is started again after a back-off that doubles on each quick death and resets once the
+ * service has run quietly for supervisor.quiet_ms. The same back-off paces the creation of the
+ * next standby. Children carry PR_SET_PDEATHSIG=SIGKILL so none outlives a killed supervisor. */
 #include "supervisor.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -68,6 +72,7 @@ void children_init(struct supervisor *sv)
 		memset(c, 0, sizeof(*c));
 		c->id = i;
 		c->pidfd = -1;
+		c->sb.pidfd = c->sb.sock = -1;
 		c->backoff_ms = sv->s.cfg.supervisor.backoff_min_ms;
 		c->managed = i != PL_SVC_SUPERVISOR && sv->s.cfg.supervisor.spawn_services;
 	}
@@ -83,15 +88,35 @@ static void publish(struct supervisor *sv, const struct child *c, enum pl_svc_st
 	supervisor_bus_publish(sv, c->id);
 }
 
-int children_spawn(struct supervisor *sv, enum pl_svc_id id)
+static void describe_exit(int status, char *buf, size_t size)
 {
-	struct child *c = &sv->children[id];
-	char path[PL_CONFIG_STR_SIZE + 64];
-	char *argv[8];
+	if (WIFEXITED(status))
+		snprintf(buf, size, "exited %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "killed by SIG%s",
+			sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
+	else
+		snprintf(buf, size, "status %d", status);
+}
+
+static void earliest(uint64_t *next, uint64_t at)
+{
+	if (at < *next)
+		*next = at;
+}
+
+/* fork + exec of a service binary in lcore slot `slot`; standby_fd >= 0 makes it a warm
+ * standby (the descriptor becomes its fd 3). The pid, or -errno. */
+static pid_t spawn_process(
+	struct supervisor *sv, enum pl_svc_id id, unsigned int slot, int standby_fd)
+{
+	char path[PL_CONFIG_STR_SIZE + 64], a_slot[32];
+	char *argv[12];
 	int argc = 0;
 	pid_t parent = getpid();
 
 	snprintf(path, sizeof(path), "%s/podlane-%s", sv->bin_dir, pl_svc_name(id));
+	snprintf(a_slot, sizeof(a_slot), "--lcore-slot=%u", slot);
 	argv[argc++] = path;
 	if (sv->config_arg) {
 		argv[argc++] = "-c";
@@ -101,10 +126,12 @@ int children_spawn(struct supervisor *sv, enum pl_svc_id id)
 		argv[argc++] = "-l";
 		argv[argc++] = (char *)sv->log_arg;
 	}
+	if (is_dataplane(id))
+		argv[argc++] = a_slot;
+	if (standby_fd >= 0)
+		argv[argc++] = "--standby-fd=3";
 	argv[argc] = NULL;
 
-	/* The service must not see a stale READY from its previous incarnation. */
-	__atomic_store_n(&sv->s.shm->live[id].state, PL_STATE_STOPPED, __ATOMIC_RELEASE);
 	pid_t pid = fork();
 	if (pid < 0) {
 		PL_ERR("children", "cannot fork for %s: %s", pl_svc_name(id), strerror(errno));
@@ -116,6 +143,9 @@ int children_spawn(struct supervisor *sv, enum pl_svc_id id)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(127);
+		if (standby_fd >= 0 &&
+			(standby_fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(standby_fd, 3)) < 0)
+			_exit(127);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		execve(path, argv, child_env ? child_env : environ);
@@ -124,34 +154,191 @@ int children_spawn(struct supervisor *sv, enum pl_svc_id id)
 		(void)w;
 		_exit(127);
 	}
+	return pid;
+}
+
+int children_spawn(struct supervisor *sv, enum pl_svc_id id)
+{
+	struct child *c = &sv->children[id];
+	/* Never the slot a standby holds. */
+	if (c->sb.pid)
+		c->slot = !c->sb.slot;
+	/* The service must not see a stale READY from its previous incarnation. */
+	__atomic_store_n(&sv->s.shm->live[id].state, PL_STATE_STOPPED, __ATOMIC_RELEASE);
+	pid_t pid = spawn_process(sv, id, c->slot, -1);
+	if (pid < 0)
+		return (int)pid;
 	c->pid = pid;
 	c->pidfd = pidfd_open(pid);
 	c->started_ms = pl_now_ms();
 	c->ready_seen = false;
+	c->from_standby = false;
 	publish(sv, c, PL_STATE_STARTING);
 	PL_INFO("children", "started %s (pid %d)", pl_svc_name(id), (int)pid);
 	return 0;
 }
 
+static bool wants_standby(const struct supervisor *sv, const struct child *c)
+{
+	return sv->s.cfg.supervisor.standby && c->managed && is_dataplane(c->id);
+}
+
+static void standby_start(struct supervisor *sv, struct child *c, uint64_t now)
+{
+	struct standby *sb = &c->sb;
+	int sp[2];
+	sb->due_ms = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		PL_ERR("children", "no standby for %s: socketpair: %s", pl_svc_name(c->id),
+			strerror(errno));
+		sb->due_ms = now + c->backoff_ms;
+		return;
+	}
+	unsigned int slot = !c->slot;
+	pid_t pid = spawn_process(sv, c->id, slot, sp[1]);
+	close(sp[1]);
+	if (pid < 0) {
+		close(sp[0]);
+		sb->due_ms = now + c->backoff_ms;
+		return;
+	}
+	fcntl(sp[0], F_SETFL, O_NONBLOCK);
+	sb->pid = pid;
+	sb->pidfd = pidfd_open(pid);
+	sb->sock = sp[0];
+	sb->warm = false;
+	sb->slot = slot;
+	sb->started_ms = now;
+	supervisor_count(sv, PL_SUP_STANDBY_STARTS, 1);
+	PL_INFO("children", "started a standby %s (pid %d)", pl_svc_name(c->id), (int)pid);
+}
+
+static void standby_forget(struct standby *sb)
+{
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	if (sb->sock >= 0)
+		close(sb->sock);
+	uint64_t due = sb->due_ms;
+	memset(sb, 0, sizeof(*sb));
+	sb->pidfd = sb->sock = -1;
+	sb->due_ms = due;
+}
+
+/* The standby's life: reap it if it died, notice it warm, start the next one when due. */
+static void standby_poll(struct supervisor *sv, struct child *c, uint64_t now, uint64_t *next)
+{
+	struct standby *sb = &c->sb;
+	if (sb->pid) {
+		int status;
+		if (waitpid(sb->pid, &status, WNOHANG) == sb->pid) {
+			char how[64];
+			describe_exit(status, how, sizeof(how));
+			PL_WARN("children", "standby %s (pid %d) %s; a new one in %u ms",
+				pl_svc_name(c->id), (int)sb->pid, how, c->backoff_ms);
+			standby_forget(sb);
+			sb->due_ms = now + c->backoff_ms;
+		} else if (!sb->warm) {
+			char b;
+			if (read(sb->sock, &b, 1) == 1 && b == 'W') {
+				sb->warm = true;
+				PL_INFO("children", "standby %s (pid %d) warm after %llu ms",
+					pl_svc_name(c->id), (int)sb->pid,
+					(unsigned long long)(now - sb->started_ms));
+			}
+		}
+	}
+	if (!sb->pid && sb->due_ms && wants_standby(sv, c)) {
+		if (now >= sb->due_ms)
+			standby_start(sv, c, now);
+		else
+			earliest(next, sb->due_ms);
+	}
+}
+
+/* The active process of c died (already reaped and repaired): its standby becomes the active
+ * one. False when there is no usable standby. */
+static bool standby_take_over(struct supervisor *sv, struct child *c, uint64_t now, pid_t dead)
+{
+	struct standby *sb = &c->sb;
+	if (!sb->pid)
+		return false;
+	char g = 'G';
+	if (write(sb->sock, &g, 1) != 1) {
+		PL_WARN("children", "standby %s (pid %d) unreachable: %s", pl_svc_name(c->id),
+			(int)sb->pid, strerror(errno));
+		kill(sb->pid, SIGKILL);
+		return false;
+	}
+	uint64_t lived = now - c->started_ms;
+	c->pid = sb->pid;
+	c->pidfd = sb->pidfd;
+	c->slot = sb->slot;
+	c->started_ms = now;
+	c->ready_seen = false;
+	c->takeovers++;
+	c->from_standby = true;
+	sb->pidfd = -1;
+	sb->due_ms = 0;
+	standby_forget(sb);
+	sv->s.shm->sup[c->id].restarts++;
+	supervisor_count(sv, PL_SUP_RESTARTS, 1);
+	supervisor_count(sv, PL_SUP_TAKEOVERS, 1);
+	/* The back-off paces the next standby, never the take-over. */
+	if (lived >= sv->s.cfg.supervisor.quiet_ms)
+		c->backoff_ms = sv->s.cfg.supervisor.backoff_min_ms;
+	sb->due_ms = now + c->backoff_ms;
+	PL_WARN("children",
+		"%s (pid %d) %s after %llu ms; standby (pid %d) takes over, next "
+		"standby in %u ms",
+		pl_svc_name(c->id), (int)dead, c->last_exit, (unsigned long long)lived, (int)c->pid,
+		c->backoff_ms);
+	uint64_t nb = (uint64_t)c->backoff_ms * 2;
+	c->backoff_ms = nb > sv->s.cfg.supervisor.backoff_max_ms
+				? sv->s.cfg.supervisor.backoff_max_ms
+				: (uint32_t)nb;
+	publish(sv, c, PL_STATE_STARTING);
+	return true;
+}
+
+static void standby_stop(struct supervisor *sv, struct child *c)
+{
+	struct standby *sb = &c->sb;
+	sb->due_ms = 0;
+	if (!sb->pid)
+		return;
+	/* Closing our end tells it to exit; SIGKILL if it does not in stop_timeout_ms. */
+	close(sb->sock);
+	sb->sock = -1;
+	kill(sb->pid, SIGTERM);
+	uint64_t deadline = pl_now_ms() + sv->s.cfg.supervisor.stop_timeout_ms;
+	int status;
+	while (waitpid(sb->pid, &status, WNOHANG) != sb->pid) {
+		if (pl_now_ms() >= deadline) {
+			kill(sb->pid, SIGKILL);
+			waitpid(sb->pid, &status, 0);
+			break;
+		}
+		zmq_pollitem_t it = { .fd = sb->pidfd, .events = ZMQ_POLLIN };
+		zmq_poll(&it, 1, 100);
+	}
+	standby_forget(sb);
+	sb->due_ms = 0;
+}
+
 int children_poll_items(struct supervisor *sv, zmq_pollitem_t *items, int max)
 {
 	int n = 0;
-	for (int i = 0; i < PL_SVC_MAX && n < max; i++)
-		if (sv->children[i].pidfd >= 0)
-			items[n++] = (zmq_pollitem_t){ .fd = sv->children[i].pidfd,
-				.events = ZMQ_POLLIN };
+	for (int i = 0; i < PL_SVC_MAX && n < max; i++) {
+		const struct child *c = &sv->children[i];
+		if (c->pidfd >= 0)
+			items[n++] = (zmq_pollitem_t){ .fd = c->pidfd, .events = ZMQ_POLLIN };
+		if (c->sb.pid && c->sb.pidfd >= 0 && n < max)
+			items[n++] = (zmq_pollitem_t){ .fd = c->sb.pidfd, .events = ZMQ_POLLIN };
+		if (c->sb.pid && !c->sb.warm && n < max)
+			items[n++] = (zmq_pollitem_t){ .fd = c->sb.sock, .events = ZMQ_POLLIN };
+	}
 	return n;
-}
-
-static void describe_exit(int status, char *buf, size_t size)
-{
-	if (WIFEXITED(status))
-		snprintf(buf, size, "exited %d", WEXITSTATUS(status));
-	else if (WIFSIGNALED(status))
-		snprintf(buf, size, "killed by SIG%s",
-			sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
-	else
-		snprintf(buf, size, "status %d", status);
 }
 
 /* Everything that follows a death, whoever started the process: the dead process cannot finish
@@ -189,6 +376,8 @@ static bool reap(struct supervisor *sv, struct child *c, bool stopping)
 		PL_INFO("children", "%s stopped (%s)", pl_svc_name(c->id), c->last_exit);
 		return true;
 	}
+	if (standby_take_over(sv, c, now, r))
+		return true;
 	/* Doubling back-off, reset after a quiet period. */
 	if (now - c->started_ms >= sv->s.cfg.supervisor.quiet_ms)
 		c->backoff_ms = sv->s.cfg.supervisor.backoff_min_ms;
@@ -203,12 +392,6 @@ static bool reap(struct supervisor *sv, struct child *c, bool stopping)
 	return true;
 }
 
-static void earliest(uint64_t *next, uint64_t at)
-{
-	if (at < *next)
-		*next = at;
-}
-
 /* A spawned child that is not ready yet: notice readiness, or kill it at the deadline. */
 static void check_ready(struct supervisor *sv, struct child *c, uint64_t now, uint64_t *next)
 {
@@ -217,7 +400,12 @@ static void check_ready(struct supervisor *sv, struct child *c, uint64_t now, ui
 		live->pid == c->pid) {
 		c->ready_seen = true;
 		publish(sv, c, PL_STATE_READY);
-		PL_INFO("children", "%s ready (pid %d)", pl_svc_name(c->id), (int)c->pid);
+		PL_INFO("children", "%s ready (pid %d) %llu ms after %s", pl_svc_name(c->id),
+			(int)c->pid, (unsigned long long)(now - c->started_ms),
+			c->from_standby ? "the take-over" : "its start");
+		/* Its standby starts once it serves, not together with it. */
+		if (wants_standby(sv, c) && !c->sb.pid && !c->sb.due_ms)
+			c->sb.due_ms = now;
 		return;
 	}
 	uint64_t deadline = c->started_ms + sv->s.cfg.supervisor.ready_timeout_ms;
@@ -291,12 +479,16 @@ int children_poll(struct supervisor *sv, uint64_t now_ms)
 			check_ready(sv, c, now_ms, &next);
 		else if (!c->pid)
 			restart_if_due(sv, c, now_ms, &next);
+		if (c->managed)
+			standby_poll(sv, c, now_ms, &next);
 	}
 	return next > now_ms ? (int)(next - now_ms) : 0;
 }
 
 void children_stop_all(struct supervisor *sv)
 {
+	for (int i = 1; i < PL_SVC_MAX; i++)
+		standby_stop(sv, &sv->children[i]);
 	for (int k = (int)(sizeof(start_order) / sizeof(start_order[0])) - 1; k >= 0; k--) {
 		struct child *c = &sv->children[start_order[k]];
 		c->restart_at_ms = 0;

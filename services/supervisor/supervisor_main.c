@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 	shm->supervisor_incarnation = sv.s.incarnation;
 	children_init(&sv);
 
-	rc = pl_dp_eal_init(&sv.s.cfg, PL_SVC_SUPERVISOR, "podlane-supervisor");
+	rc = pl_dp_eal_init(&sv.s.cfg, PL_SVC_SUPERVISOR, 0, "podlane-supervisor");
 	if (rc < 0) {
 		PL_ERR("main",
 			"DPDK EAL init as primary failed: %s (hugepages reserved and "

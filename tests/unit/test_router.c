@@ -556,15 +556,31 @@ static void test_fib_reopen(void **state)
 	assert_int_equal(router_fib_open(&fib, 256), 0);
 	assert_int_equal(look4("10.0.0.1"), ia);
 
-	/* Another process made the IPv6 table (a router restarted under ASLR): it is rebuilt
-	 * from the registry, and works. */
+	/* Another process made the IPv6 table (a router restarted under ASLR): it serves
+	 * lookups as it is, and is rebuilt from the registry at the first IPv6 change. */
 	fib.routes->lpm6_owner ^= 0x5a5a;
+	uint64_t foreign = fib.routes->lpm6_owner;
 	assert_int_equal(router_fib_open(&fib, 256), 0);
-	assert_true(fib.rebuilt6);
+	assert_false(fib.rebuilt6);
+	assert_true(fib.stale6);
+	assert_int_equal(fib.routes->lpm6_owner, foreign);
 	assert_int_equal(look6("2001:db8::1"), ic);
 	assert_int_equal(look6("2001:db8::7"), id);
 	assert_int_equal(look6("2001:db9::1"), PL_ADJ_INVALID);
 	assert_int_equal(add6("2001:db8:5::", 48, &d), 0);
+	assert_true(fib.rebuilt6);
+	assert_false(fib.stale6);
+	assert_int_not_equal(fib.routes->lpm6_owner, foreign);
+	assert_int_equal(look6("2001:db8::1"), ic);
+	assert_int_equal(look6("2001:db8:5::1"), id);
+	/* With an IPv6 change left half-done, the open rebuilds at once. */
+	fib.routes->lpm6_owner ^= 0x5a5a;
+	uint32_t s6 = slot_of(AF_INET6, ip6("2001:db8:5::"), 48);
+	fib.routes->pending_slot = s6;
+	fib.routes->pending_op = PL_ROUTES_OP_ADD;
+	assert_int_equal(router_fib_open(&fib, 256), 0);
+	assert_true(fib.rebuilt6);
+	assert_false(fib.stale6);
 	assert_int_equal(look6("2001:db8:5::1"), id);
 	assert_int_equal(router_fib_del(&fib, AF_INET6, ip6("2001:db8::"), 32), 0);
 	assert_int_equal(look6("2001:db8::1"), PL_ADJ_INVALID);
