@@ -186,6 +186,7 @@ enum pl_drop_reason {
 	X(RESTARTS, "restarts", "Service restarts")                                                \
 	X(TAKEOVERS, "standby_takeovers", "Restarts done by a warm standby taking over")           \
 	X(STANDBY_STARTS, "standby_starts", "Warm standby processes started")                      \
+	X(HANGS, "hangs_detected", "Services killed because they stopped making progress")         \
 	X(RING_REPAIRS, "ring_repairs", "Ring sides reset after their process died mid-operation") \
 	X(RECLAIMED_PACKETS, "reclaimed_packets", "Packets reclaimed from dead processes")         \
 	X(METRICS_SCRAPES, "metrics_scrapes", "Requests served on /metrics")

@@ -42,8 +42,12 @@ enum pl_svc_state {
 struct pl_svc_live {
 	int32_t pid;
 	uint32_t state; /* enum pl_svc_state: STARTING/READY/STOPPING by the service */
-	uint64_t heartbeat_ms; /* CLOCK_MONOTONIC ms, at least every pipeline.sleep_ms */
+	uint64_t heartbeat_ms; /* CLOCK_MONOTONIC ms, while awake at least every 100 ms */
 	uint64_t incarnation; /* random per start */
+	/* No heartbeat is due before this (CLOCK_MONOTONIC ms): set before a sleep (to its end)
+	 * and during control work (now + supervisor.hang_control_ms); 0 while forwarding. The
+	 * supervisor's hang check counts from the later of this and heartbeat_ms. */
+	uint64_t quiet_until_ms;
 } __attribute__((aligned(PL_CACHE_LINE)));
 
 /* Written by the consumer, read by its producers on every enqueue: its own cache line. */

@@ -121,8 +121,13 @@ int pl_stage_run(struct pl_service *s, struct pl_dp *dp, const struct pl_stage_d
 			idle.next_hk = 0;
 			continue;
 		}
-		if (def->housekeeping && t1 >= idle.next_hk)
+		if (def->housekeeping && t1 >= idle.next_hk) {
+			/* The stage's control work (datastore events, table builds) may take
+			 * long: the hang check gives it supervisor.hang_control_ms. */
+			pl_service_busy(s, true);
 			def->housekeeping(def->ctx, pl_now_ms());
+			pl_service_busy(s, false);
+		}
 		pl_idle_housekeeping(&idle, s, t1);
 	}
 	/* Packets still held stay tagged with this process: the supervisor reclaims them. */
@@ -155,7 +160,7 @@ int pl_stage_main(int argc, char **argv, enum pl_svc_id id, const char *summary,
 		PL_ERR("main", "cannot find the shared pool and rings: %s", strerror(-rc));
 		goto out_eal;
 	}
-	rc = pl_service_standby(&s);
+	rc = pl_service_standby(&s, NULL);
 	if (rc != 0)
 		goto out_eal;
 	if (def->init) {

@@ -509,6 +509,15 @@ out:
 	return 1;
 }
 
+bool pl_admin_pending(struct pl_admin *a)
+{
+	int ev = 0;
+	size_t len = sizeof(ev);
+	if (!a || !a->sock || zmq_getsockopt(a->sock, ZMQ_EVENTS, &ev, &len) < 0)
+		return false;
+	return (ev & ZMQ_POLLIN) != 0;
+}
+
 int pl_admin_handle(struct pl_admin *a)
 {
 	int served = 0;

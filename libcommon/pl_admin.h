@@ -47,6 +47,8 @@ void pl_admin_set_counters(struct pl_admin *a, const struct pl_stats_block *bloc
 void *pl_admin_socket(struct pl_admin *a);
 /* Serves every pending request without blocking; returns requests served. */
 int pl_admin_handle(struct pl_admin *a);
+/* True when a request is waiting (ZMQ_EVENTS; cheap). */
+bool pl_admin_pending(struct pl_admin *a);
 /* Runs one command (no socket). The reply is initialised here; free with
  * pl_admin_reply_fini. Always returns with r->status set and r->text rendered. */
 void pl_admin_dispatch(struct pl_admin *a, int argc, const char *const *argv, bool want_json,

@@ -125,6 +125,13 @@ static const struct opt options[] = {
 	OPT_BOOLEAN("supervisor.standby", supervisor.standby, true,
 		"keep a warm standby process per pipeline stage (io-worker, nat-lb, policy, "
 		"router) that takes over at once when the active one dies"),
+	OPT_UINT("supervisor.hang_ms", supervisor.hang_ms, 0, 600000, 200, 0,
+		"a pipeline stage that makes no progress this long is killed and replaced, "
+		"milliseconds; 0 disables (else at least 20)"),
+	OPT_UINT("supervisor.hang_control_ms", supervisor.hang_control_ms, 0, 3600000, 5000, 0,
+		"the same limit for a service's control work (a table build) and for cni-server "
+		"and "
+		"bgp-bridge, milliseconds; 0 disables (else at least 100)"),
 
 	OPT_UINT("bus.heartbeat_ms", bus.heartbeat_ms, 10, 60000, 1000, 0,
 		"heartbeat period, milliseconds"),
@@ -750,6 +757,18 @@ static int cross_check(struct parse_ctx *c)
 	const struct pl_config *cfg = c->cfg;
 	size_t line;
 
+	if (cfg->supervisor.hang_ms && cfg->supervisor.hang_ms < 20) {
+		set_err(c->err, c->err_size, c->name, option_line(c, "supervisor.hang_ms"),
+			"'supervisor.hang_ms' = %u: 0 (off) or at least 20",
+			cfg->supervisor.hang_ms);
+		return -EINVAL;
+	}
+	if (cfg->supervisor.hang_control_ms && cfg->supervisor.hang_control_ms < 100) {
+		set_err(c->err, c->err_size, c->name, option_line(c, "supervisor.hang_control_ms"),
+			"'supervisor.hang_control_ms' = %u: 0 (off) or at least 100",
+			cfg->supervisor.hang_control_ms);
+		return -EINVAL;
+	}
 	if (cfg->supervisor.backoff_max_ms < cfg->supervisor.backoff_min_ms) {
 		/* Point at backoff_max_ms; if that is defaulted, at whichever value was set. */
 		line = option_line(c, "supervisor.backoff_max_ms");

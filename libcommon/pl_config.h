@@ -53,6 +53,8 @@ struct pl_config {
 		uint32_t metrics_port; /* supervisor.metrics_port: 0 disables /metrics */
 		bool spawn_services; /* supervisor.spawn_services: false when systemd runs them */
 		bool standby; /* supervisor.standby: a warm standby per pipeline stage */
+		uint32_t hang_ms; /* supervisor.hang_ms: no progress this long = hung (0: off) */
+		uint32_t hang_control_ms; /* supervisor.hang_control_ms: control work, cni, bgp */
 	} supervisor;
 
 	struct {

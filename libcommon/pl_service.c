@@ -3,6 +3,7 @@
  * the adaptive idle mode, housekeeping and teardown in reverse. */
 #include "pl_service.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,6 +14,7 @@
 #include <poll.h>
 #include <sys/random.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -29,6 +31,8 @@
 #endif
 
 #define HEARTBEAT_PERIOD_MS 100
+/* The priority a standby waits at (setpriority). */
+#define STANDBY_NICE 19
 
 static void usage(FILE *out, const char *prog, const struct pl_service_opts *opts)
 {
@@ -237,6 +241,10 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 		fprintf(stderr, "%s: configuration error: %s\n", prog, err);
 		return rc;
 	}
+	/* A heartbeat well within the hang limit while awake. */
+	s->heartbeat_period_ms = HEARTBEAT_PERIOD_MS;
+	if (s->cfg.supervisor.hang_ms && s->cfg.supervisor.hang_ms / 4 < s->heartbeat_period_ms)
+		s->heartbeat_period_ms = s->cfg.supervisor.hang_ms / 4;
 	enum pl_log_level level = PL_LOG_INFO;
 	pl_log_level_parse(s->cfg.log_level, &level);
 	if (level_arg && pl_log_level_parse(level_arg, &level) < 0) {
@@ -266,6 +274,14 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 			return -EINVAL;
 		}
 		fcntl(s->standby_fd, F_SETFD, FD_CLOEXEC);
+		/* A standby starts at the lowest priority: its start (DPDK EAL init, ~0.3 s of
+		 * CPU) must not take the cores from the processes forwarding packets (measured:
+		 * 40-80 ms forwarding gaps at nice 0 on two cores). Back at the take-over. Every
+		 * thread created later (EAL's, ZeroMQ's) inherits it. */
+		errno = 0;
+		int nice = getpriority(PRIO_PROCESS, 0);
+		s->standby_nice = errno ? 0 : nice;
+		setpriority(PRIO_PROCESS, 0, STANDBY_NICE);
 	}
 	if (getrandom(&s->incarnation, sizeof(s->incarnation), 0) != sizeof(s->incarnation))
 		s->incarnation = (uint64_t)getpid() << 32 | (uint64_t)pl_now_ms();
@@ -298,7 +314,28 @@ fail:
 	return rc < 0 ? rc : -EIO;
 }
 
-int pl_service_standby(struct pl_service *s)
+/* Every thread of this process back to `nice` (priority is per thread on Linux). */
+static void restore_priority(int nice)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d) {
+		setpriority(PRIO_PROCESS, 0, nice);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char *end;
+		long tid = strtol(e->d_name, &end, 10);
+		if (*end || tid <= 0)
+			continue;
+		if (setpriority(PRIO_PROCESS, (id_t)tid, nice) < 0)
+			PL_WARN("main", "cannot restore the priority of thread %ld: %s", tid,
+				strerror(errno));
+	}
+	closedir(d);
+}
+
+int pl_service_standby(struct pl_service *s, const struct pl_standby_work *work)
 {
 	if (s->standby_fd < 0)
 		return 0;
@@ -311,25 +348,44 @@ int pl_service_standby(struct pl_service *s)
 	PL_INFO("main", "warm standby after %llu ms; waiting to take over",
 		(unsigned long long)(warm_ms - s->start_ms));
 	for (;;) {
-		struct pollfd p[2] = { { .fd = s->standby_fd, .events = POLLIN },
-			{ .fd = s->signal_fd, .events = POLLIN } };
-		if (poll(p, 2, -1) < 0) {
+		zmq_pollitem_t items[2 + PL_STANDBY_MAX_ITEMS];
+		int n = 0;
+		items[n++] = (zmq_pollitem_t){ .fd = s->standby_fd, .events = ZMQ_POLLIN };
+		items[n++] = (zmq_pollitem_t){ .fd = s->signal_fd, .events = ZMQ_POLLIN };
+		if (work)
+			n += work->poll_items(work->ctx, items + n, PL_STANDBY_MAX_ITEMS);
+		/* With work to keep warm, wake once per sleep_ms for its timers. */
+		int rc = zmq_poll(items, n, work ? (long)s->cfg.pipeline.sleep_ms : -1);
+		if (rc < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (p[1].revents) {
+		if (items[1].revents) {
 			PL_INFO("main", "standby stopped by a signal");
 			return 1;
 		}
-		ssize_t r = read(s->standby_fd, &b, 1);
-		if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		if (work)
+			work->handle(work->ctx, pl_now_ms());
+		if (!items[0].revents)
 			continue;
-		if (r != 1 || b != 'G')
-			return 1; /* EOF: the supervisor closed its end (stop, or its death) */
+		ssize_t r = read(s->standby_fd, &b, 1);
+		/* ECONNRESET: the supervisor closed its end before reading our 'W'; what it wrote
+		 * before closing ('G') is still queued and the next read returns it (or EOF). */
+		if (r < 0 && (errno == EINTR || errno == EAGAIN || errno == ECONNRESET))
+			continue;
+		if (r != 1 || b != 'G') {
+			/* EOF: the supervisor closed its end (stop, or its death). */
+			PL_INFO("main", "standby released by the supervisor (%s): exiting",
+				r < 0	 ? strerror(errno)
+				: r == 0 ? "closed"
+					 : "unknown message");
+			return 1;
+		}
 		break;
 	}
 	uint64_t go_ms = pl_now_ms();
+	restore_priority(s->standby_nice);
 	close(s->standby_fd);
 	s->standby_fd = -1;
 	s->start_ms = go_ms;
@@ -352,6 +408,7 @@ void pl_service_attach_shm(struct pl_service *s, struct pl_shm *shm)
 	live->pid = getpid();
 	live->incarnation = s->incarnation;
 	live->heartbeat_ms = pl_now_ms();
+	live->quiet_until_ms = 0;
 	__atomic_store_n(&live->state, PL_STATE_STARTING, __ATOMIC_RELEASE);
 	shm->idle[s->id].sleeping = 0;
 }
@@ -374,9 +431,32 @@ static void handle_signals(struct pl_service *s)
 	}
 }
 
+void pl_service_busy(struct pl_service *s, bool busy)
+{
+	if (!s->shm)
+		return;
+	struct pl_svc_live *live = &s->shm->live[s->id];
+	uint64_t now = pl_now_ms();
+	if (busy) {
+		uint32_t lim = s->cfg.supervisor.hang_control_ms;
+		__atomic_store_n(
+			&live->quiet_until_ms, lim ? now + lim : UINT64_MAX, __ATOMIC_RELEASE);
+		return;
+	}
+	s->last_heartbeat_ms = now;
+	__atomic_store_n(&live->heartbeat_ms, now, __ATOMIC_RELAXED);
+	__atomic_store_n(&live->quiet_until_ms, 0, __ATOMIC_RELEASE);
+}
+
 void pl_service_housekeeping(struct pl_service *s, uint64_t now_ms)
 {
+	/* An admin command may take long (a large table shown or built): control work. */
+	bool busy = s->shm && pl_admin_pending(s->admin);
+	if (busy)
+		pl_service_busy(s, true);
 	int n = pl_admin_handle(s->admin);
+	if (busy)
+		pl_service_busy(s, false);
 	if (n > 0 && s->stats) {
 		static uint64_t seen_req, seen_err;
 		uint64_t req = pl_admin_requests(s->admin), errs = pl_admin_errors(s->admin);
@@ -389,7 +469,7 @@ void pl_service_housekeeping(struct pl_service *s, uint64_t now_ms)
 	}
 	if (s->signal_fd >= 0)
 		handle_signals(s);
-	if (s->shm && now_ms - s->last_heartbeat_ms >= HEARTBEAT_PERIOD_MS) {
+	if (s->shm && now_ms - s->last_heartbeat_ms >= s->heartbeat_period_ms) {
 		s->last_heartbeat_ms = now_ms;
 		__atomic_store_n(&s->shm->live[s->id].heartbeat_ms, now_ms, __ATOMIC_RELAXED);
 	}
@@ -432,6 +512,10 @@ int pl_service_sleep(struct pl_service *s, int timeout_ms, zmq_pollitem_t *extra
 	int base = n;
 	for (int i = 0; i < n_extra && n < MAX_POLL_ITEMS; i++)
 		items[n++] = extra[i];
+	/* Asleep: the hang check expects no heartbeat before the timeout. */
+	if (s->shm)
+		__atomic_store_n(&s->shm->live[s->id].quiet_until_ms,
+			pl_now_ms() + (uint64_t)timeout_ms, __ATOMIC_RELEASE);
 	int rc = zmq_poll(items, n, timeout_ms);
 	int ready = 0;
 	if (rc > 0) {

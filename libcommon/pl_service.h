@@ -36,11 +36,13 @@ struct pl_service {
 	uint64_t watchdog_usec;
 	uint64_t last_watchdog_ms;
 	uint64_t last_heartbeat_ms;
+	uint32_t heartbeat_period_ms; /* min(100, supervisor.hang_ms / 4) */
 	uint64_t incarnation;
 	uint64_t start_ms; /* process start, or the take-over of a standby */
 	int standby_fd; /* --standby-fd: >= 0 while a warm standby, -1 otherwise */
 	unsigned int lcore_slot; /* --lcore-slot: 0 or 1 */
 	bool took_over; /* was a standby */
+	int standby_nice; /* a standby's priority before it lowered it, restored at take-over */
 	struct sockaddr_un wake_addr[PL_SVC_MAX]; /* peers' wake sockets */
 };
 
@@ -63,19 +65,33 @@ struct pl_service_opts {
  * exit non-zero). */
 int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **argv,
 	const struct pl_service_opts *opts);
+/* What a standby keeps warm while it waits (optional): its control state, e.g. the state bus,
+ * so that the take-over starts from it. Called without the admin socket, the stats segment
+ * or the service lock (s->admin and s->stats are NULL). */
+#define PL_STANDBY_MAX_ITEMS 8
+struct pl_standby_work {
+	int (*poll_items)(void *ctx, zmq_pollitem_t *items, int max);
+	void (*handle)(void *ctx, uint64_t now_ms);
+	void *ctx;
+};
 /* A warm standby (started with --standby-fd by the supervisor, which keeps one per pipeline
  * stage): called once the slow part of the start (DPDK EAL, attaching the shared memory) is
- * done. Tells the supervisor it is warm (writes 'W' to the descriptor), sleeps (no CPU) until
+ * done. Tells the supervisor it is warm (writes 'W' to the descriptor), sleeps (no CPU, or
+ * serving `work` if given) until
  * the supervisor writes 'G' after the active process died and its rings were repaired, then
  * takes the lock, binds the admin and wake sockets and claims the service's slot in the stats
  * segment. Returns 0 at once when not a standby; 0 after a take-over; >0 when the process
  * should exit quietly (stopped by a signal, or the supervisor closed its end); <0 on error. */
-int pl_service_standby(struct pl_service *s);
+int pl_service_standby(struct pl_service *s, const struct pl_standby_work *work);
 /* Marks the service ready in the stats segment and tells systemd. */
 void pl_service_ready(struct pl_service *s, const char *status);
 /* Cheap, call at least every millisecond or so while busy: admin requests, signals,
  * heartbeat, watchdog (each behind its own time check). */
 void pl_service_housekeeping(struct pl_service *s, uint64_t now_ms);
+/* Control work (a table build, an admin command) begins (true) or ends (false): the
+ * supervisor's hang check allows supervisor.hang_control_ms instead of supervisor.hang_ms
+ * until it ends; the end is a heartbeat. Cheap (a clock read and a store). */
+void pl_service_busy(struct pl_service *s, bool busy);
 /* Blocks up to timeout_ms (capped by sleep_ms and the watchdog) on the wake socket, the admin
  * socket, signals and `extra` items; handles admin and signals. Returns the number of extra
  * items that became ready. */

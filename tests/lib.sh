@@ -200,6 +200,11 @@ cleanup() {
 		grep -E ' (warn|err|crit|alert|emerg) ' "$T_DIR/supervisor.log" | tail -40 >&2 || true
 		log "supervisor log (last 40 lines):"
 		tail -40 "$T_DIR/supervisor.log" >&2 || true
+		# PODLANE_KEEP_LOGS=DIR keeps the whole log of a failed test.
+		if [ -n "${PODLANE_KEEP_LOGS:-}" ] && mkdir -p "$PODLANE_KEEP_LOGS"; then
+			cp "$T_DIR/supervisor.log" "$PODLANE_KEEP_LOGS/$T_NAME.$$.log" || true
+			log "whole log kept in $PODLANE_KEEP_LOGS/$T_NAME.$$.log"
+		fi
 	fi
 	rm -rf "$T_DIR"
 	exit $rc

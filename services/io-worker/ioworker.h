@@ -56,6 +56,9 @@ struct ioworker {
 	struct iow_ingress in; /* parse, anti-spoofing, fragments (ioworker_ingress.h) */
 	uint64_t local[PL_IOW_MAX];
 
+	/* A warm standby: follows the state bus (which ports are wanted) but opens no port
+	 * until it takes over (ioworker_ctl_open_wanted). */
+	bool standby;
 	struct pl_bus_consumer *sup_bus; /* interfaces and routes from the supervisor */
 	struct pl_bus_consumer *cni_bus; /* pods from cni-server */
 	struct port *ports[PL_IF_MAX];
@@ -77,6 +80,9 @@ int ioworker_ctl_init(struct ioworker *w);
 void ioworker_ctl_fini(struct ioworker *w);
 int ioworker_ctl_poll_items(struct ioworker *w, zmq_pollitem_t *items, int max);
 void ioworker_ctl_handle(struct ioworker *w, uint64_t now_ms);
+/* Opens every wanted port not open yet (after a standby's take-over, and for retries); true
+ * if all are open. */
+bool ioworker_ctl_open_wanted(struct ioworker *w);
 int ioworker_ctl_register(struct ioworker *w);
 /* The interface or pod the control plane wants at idx (open or not), or NULL. */
 const struct pl_obj_iface *ioworker_ctl_wanted(uint16_t idx);

@@ -93,6 +93,8 @@ static void apply_iface(struct ioworker *w, const struct pl_obj_iface *o)
 	struct port *p = w->ports[o->index];
 	wanted[o->index] = *o;
 	is_wanted[o->index] = true;
+	if (w->standby) /* opened at the take-over */
+		return;
 	if (p && same_device(&p->obj, o)) {
 		p->obj = *o;
 		return;
@@ -128,7 +130,8 @@ static void apply(void *ctx, enum pl_bus_op op, const char *kind, const char *ke
 	char *end;
 	unsigned long idx = strtoul(key, &end, 10);
 	if (*end || idx >= PL_IF_MAX) {
-		pl_stats_inc(w->s.stats, PL_C_BUS_REJECTED, 1);
+		if (w->s.stats) /* none yet in a standby */
+			pl_stats_inc(w->s.stats, PL_C_BUS_REJECTED, 1);
 		return;
 	}
 	if (op == PL_BUS_OP_DEL) {
@@ -138,7 +141,8 @@ static void apply(void *ctx, enum pl_bus_op op, const char *kind, const char *ke
 	struct pl_obj_iface o;
 	if (pl_obj_iface_decode(value, size, &o) < 0 || o.index != idx) {
 		PL_LOG_RL(PL_LOG_WARN, "ctl", "rejected malformed %s object '%s'", kind, key);
-		pl_stats_inc(w->s.stats, PL_C_BUS_REJECTED, 1);
+		if (w->s.stats)
+			pl_stats_inc(w->s.stats, PL_C_BUS_REJECTED, 1);
 		return;
 	}
 	apply_iface(w, &o);
@@ -208,16 +212,27 @@ void ioworker_ctl_handle(struct ioworker *w, uint64_t now_ms)
 		if (mz && ((const struct pl_adj_table *)mz->addr)->magic == PL_ADJ_MAGIC)
 			w->adj = mz->addr;
 	}
-	if (retry_needed && now_ms - last_retry_ms >= RETRY_MS) {
+	if (retry_needed && !w->standby && now_ms - last_retry_ms >= RETRY_MS) {
 		last_retry_ms = now_ms;
-		retry_needed = false;
-		for (unsigned int i = 0; i < PL_IF_MAX; i++) {
-			if (!is_wanted[i] || w->ports[i])
-				continue;
-			if (open_port(w, &wanted[i]) < 0)
-				retry_needed = true;
+		ioworker_ctl_open_wanted(w);
+	}
+}
+
+bool ioworker_ctl_open_wanted(struct ioworker *w)
+{
+	bool all = true;
+	for (unsigned int i = 0; i < PL_IF_MAX; i++) {
+		if (!is_wanted[i] || w->ports[i])
+			continue;
+		int rc = open_port(w, &wanted[i]);
+		if (rc < 0) {
+			PL_LOG_RL(PL_LOG_WARN, "ports", "cannot open port %u (%s): %s; retrying", i,
+				wanted[i].name, strerror(-rc));
+			all = false;
 		}
 	}
+	retry_needed = !all;
+	return all;
 }
 
 static int cmd_ports(struct pl_admin_reply *r, int argc, const char *const *argv, void *ctx)

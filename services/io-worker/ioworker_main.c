@@ -22,6 +22,8 @@
 #define L2_HOUSEKEEPING_MS 1000
 
 static uint64_t now_ms_cached;
+/* Traffic this recent keeps io-worker's sleeps short (the hang check). */
+#define RECENT_WORK_MS 1000
 
 /* Frees what the supervisor reclaimed from a dead process. */
 static unsigned int drain_reclaim(struct ioworker *w, unsigned int burst)
@@ -226,7 +228,7 @@ static void run(struct ioworker *w)
 {
 	unsigned int burst = w->s.cfg.pipeline.burst;
 	struct pl_idle idle;
-	uint64_t last_l2_ms = 0;
+	uint64_t last_l2_ms = 0, last_work_ms = 0;
 
 	if (burst > IOW_MAX_BURST)
 		burst = IOW_MAX_BURST;
@@ -251,6 +253,7 @@ static void run(struct ioworker *w)
 			n += source(w, burst, t0);
 		uint64_t t1 = rte_rdtsc();
 		if (n) {
+			last_work_ms = now_ms_cached;
 			w->local[PL_IOW_BURSTS]++;
 			w->local[PL_IOW_BUSY_CYCLES] += t1 - t0;
 		}
@@ -265,6 +268,13 @@ static void run(struct ioworker *w)
 			/* Held fragments are let go or dropped in time. */
 			if (w->in.n_held && (wait < 0 || wait > IOW_FRAG_HOLD_MS))
 				wait = IOW_FRAG_HOLD_MS;
+			/* Traffic in the last second: sleep shallow, so that a hang while asleep
+			 * (pods' packets waiting in the kernel, unseen by the supervisor) shows as
+			 * a missed heartbeat within supervisor.hang_ms. Idle: deep sleep. */
+			int shallow = (int)(w->s.cfg.supervisor.hang_ms / 4);
+			if (shallow > 0 && now_ms_cached - last_work_ms < RECENT_WORK_MS &&
+				(wait < 0 || wait > shallow))
+				wait = shallow;
 			if (wait != 0) {
 				zmq_pollitem_t items[8];
 				int k = ioworker_ctl_poll_items(w, items, 8);
@@ -277,7 +287,10 @@ static void run(struct ioworker *w)
 		}
 		if (t1 >= idle.next_hk) {
 			now_ms_cached = pl_now_ms();
+			/* Control work (ports opened and closed): hang_control_ms, not hang_ms. */
+			pl_service_busy(&w->s, true);
 			ioworker_ctl_handle(w, now_ms_cached);
+			pl_service_busy(&w->s, false);
 			if (!ioworker_fast_ready(w))
 				ioworker_fast_attach(w);
 			if (now_ms_cached - last_l2_ms >= L2_HOUSEKEEPING_MS) {
@@ -289,6 +302,17 @@ static void run(struct ioworker *w)
 		}
 		pl_idle_housekeeping(&idle, &w->s, t1);
 	}
+}
+
+/* A standby's bus following (pl_standby_work). */
+static int standby_poll_items(void *ctx, zmq_pollitem_t *items, int max)
+{
+	return ioworker_ctl_poll_items(ctx, items, max);
+}
+
+static void standby_handle(void *ctx, uint64_t now_ms)
+{
+	ioworker_ctl_handle(ctx, now_ms);
 }
 
 int main(int argc, char **argv)
@@ -312,23 +336,35 @@ int main(int argc, char **argv)
 		PL_ERR("main", "cannot find the shared pool and rings: %s", strerror(-rc));
 		goto out_eal;
 	}
-	rc = pl_service_standby(&w.s);
-	if (rc != 0)
-		goto out_eal;
 	w.bufs.small = w.dp.pool;
 	w.bufs.big = w.dp.big_pool;
 	port_set_dpdk_devargs(w.s.cfg.uplink.dpdk_devargs);
 	ioworker_synth_init(&w.synth, w.dp.shared);
+	/* A standby follows the state bus while it waits: at the take-over it knows every port
+	 * and opens them at once, instead of after a bus sync. */
+	w.standby = w.s.standby_fd >= 0;
+	rc = ioworker_ctl_init(&w);
+	if (rc < 0) {
+		PL_ERR("main", "cannot start the control side: %s", strerror(-rc));
+		goto out_ctl;
+	}
+	const struct pl_standby_work work = {
+		.poll_items = standby_poll_items,
+		.handle = standby_handle,
+		.ctx = &w,
+	};
+	rc = pl_service_standby(&w.s, &work);
+	if (rc != 0)
+		goto out_ctl;
+	if (w.standby) {
+		w.standby = false;
+		ioworker_ctl_open_wanted(&w);
+	}
 	rc = ioworker_synth_register(&w.synth, w.s.admin);
 	if (rc == 0)
 		rc = ioworker_ctl_register(&w);
 	if (rc < 0) {
 		PL_ERR("main", "cannot register admin commands: %s", strerror(-rc));
-		goto out_eal;
-	}
-	rc = ioworker_ctl_init(&w);
-	if (rc < 0) {
-		PL_ERR("main", "cannot start the control side: %s", strerror(-rc));
 		goto out_ctl;
 	}
 	if (w.synth.st->active)

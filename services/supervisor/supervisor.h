@@ -39,6 +39,13 @@ struct child {
 	uint32_t takeovers;
 	bool from_standby; /* the running process was a standby */
 	struct standby sb;
+	/* hang detection (supervisor_hang.c) */
+	bool hung; /* killed as hung: its exit is reported so */
+	uint32_t hangs; /* hangs detected */
+	bool hang_stuck; /* input queued and not moving since hang_since_ms */
+	uint32_t hang_progress;
+	uint64_t hang_since_ms;
+	uint64_t hang_checked_ms; /* last check, 0 before the first */
 };
 
 struct supervisor {
@@ -67,6 +74,19 @@ int children_start_all(struct supervisor *sv);
 void children_stop_all(struct supervisor *sv);
 /* Waits for (and if need be kills) children a previous supervisor left in the segment. */
 void children_reap_stale(const char *run_dir);
+
+/* Lowers *next to at. */
+static inline void earliest(uint64_t *next, uint64_t at)
+{
+	if (at < *next)
+		*next = at;
+}
+
+/* hang detection: kills c (SIGKILL) if it stopped making progress; its death is then handled
+ * as any other. dataplane: a pipeline stage (limit supervisor.hang_ms, input rings watched),
+ * else a control service (supervisor.hang_control_ms, heartbeat only). */
+void hang_check(
+	struct supervisor *sv, struct child *c, bool dataplane, uint64_t now, uint64_t *next);
 
 /* reclaim */
 void reclaim_init_tags(struct supervisor *sv);

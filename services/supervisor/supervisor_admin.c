@@ -44,6 +44,7 @@ static int cmd_services(struct pl_admin_reply *r, int argc, const char *const *a
 				c->pid && now > c->started_ms ? now - c->started_ms : 0));
 		json_object_object_add(o, "health", json_object_new_string(health));
 		json_object_object_add(o, "takeovers", json_object_new_int64(c->takeovers));
+		json_object_object_add(o, "hangs", json_object_new_int64(c->hangs));
 		json_object_object_add(o, "standby_pid", json_object_new_int(c->sb.pid));
 		json_object_object_add(o, "standby",
 			json_object_new_string(c->sb.pid      ? (c->sb.warm ? "warm" : "starting")

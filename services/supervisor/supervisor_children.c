@@ -99,12 +99,6 @@ static void describe_exit(int status, char *buf, size_t size)
 		snprintf(buf, size, "status %d", status);
 }
 
-static void earliest(uint64_t *next, uint64_t at)
-{
-	if (at < *next)
-		*next = at;
-}
-
 /* fork + exec of a service binary in lcore slot `slot`; standby_fd >= 0 makes it a warm
  * standby (the descriptor becomes its fd 3). The pid, or -errno. */
 static pid_t spawn_process(
@@ -217,12 +211,35 @@ static void standby_forget(struct standby *sb)
 {
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);
-	if (sb->sock >= 0)
+	if (sb->sock >= 0) {
+		/* Read what the standby wrote first ('W'): closing a unix stream socket with unread
+		 * data resets the connection, and the standby would see ECONNRESET instead of the
+		 * 'G' still queued for it. */
+		char buf[16];
+		while (recv(sb->sock, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+			;
 		close(sb->sock);
+	}
 	uint64_t due = sb->due_ms;
 	memset(sb, 0, sizeof(*sb));
 	sb->pidfd = sb->sock = -1;
 	sb->due_ms = due;
+}
+
+/* A DPDK process of the pipeline is starting: an active one not ready yet, or a standby not
+ * warm yet. Standbys start one at a time and never beside a starting stage: a secondary's
+ * EAL init while another process grows the hugepage heap (router's LPM tables) can stall the
+ * primary's memory sync until it times out (EAL "Request timed out", the allocation fails). */
+static bool dataplane_starting(const struct supervisor *sv)
+{
+	for (int i = 1; i < PL_SVC_MAX; i++) {
+		const struct child *o = &sv->children[i];
+		if (!o->managed || !is_dataplane(o->id))
+			continue;
+		if ((o->pid && !o->ready_seen) || (o->sb.pid && !o->sb.warm))
+			return true;
+	}
+	return false;
 }
 
 /* The standby's life: reap it if it died, notice it warm, start the next one when due. */
@@ -249,10 +266,12 @@ static void standby_poll(struct supervisor *sv, struct child *c, uint64_t now, u
 		}
 	}
 	if (!sb->pid && sb->due_ms && wants_standby(sv, c)) {
-		if (now >= sb->due_ms)
-			standby_start(sv, c, now);
-		else
+		if (now < sb->due_ms)
 			earliest(next, sb->due_ms);
+		else if (dataplane_starting(sv))
+			earliest(next, now + 10);
+		else
+			standby_start(sv, c, now);
 	}
 }
 
@@ -349,6 +368,9 @@ static void after_death(struct supervisor *sv, struct child *c)
 	c->pidfd = -1;
 	c->pid = 0;
 	c->ready_seen = false;
+	c->hung = false;
+	c->hang_stuck = false;
+	c->hang_checked_ms = 0;
 	supervisor_count(sv, PL_SUP_CHILD_EXITS, 1);
 	pl_stats_repair(&sv->s.shm->stats[c->id]);
 	sv->s.shm->idle[c->id].sleeping = 0;
@@ -367,6 +389,13 @@ static bool reap(struct supervisor *sv, struct child *c, bool stopping)
 	uint64_t now = pl_now_ms();
 	struct pl_svc_sup *sup = &sv->s.shm->sup[c->id];
 	describe_exit(status, c->last_exit, sizeof(c->last_exit));
+	if (c->hung) {
+		char how[sizeof(c->last_exit)];
+		memcpy(how, c->last_exit, sizeof(how));
+		how[sizeof(how) - 7] = '\0'; /* room for "hung, " */
+		snprintf(c->last_exit, sizeof(c->last_exit), "hung, %.*s", (int)sizeof(how) - 7,
+			how);
+	}
 	sup->last_exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	sup->last_exit_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	after_death(sv, c);
@@ -475,9 +504,12 @@ int children_poll(struct supervisor *sv, uint64_t now_ms)
 		struct child *c = &sv->children[i];
 		if (!c->managed)
 			watch_unmanaged(sv, c, now_ms, &next);
-		else if (c->pid && !reap(sv, c, false) && !c->ready_seen)
-			check_ready(sv, c, now_ms, &next);
-		else if (!c->pid)
+		else if (c->pid && !reap(sv, c, false)) {
+			if (!c->ready_seen)
+				check_ready(sv, c, now_ms, &next);
+			else
+				hang_check(sv, c, is_dataplane(c->id), now_ms, &next);
+		} else if (!c->pid)
 			restart_if_due(sv, c, now_ms, &next);
 		if (c->managed)
 			standby_poll(sv, c, now_ms, &next);

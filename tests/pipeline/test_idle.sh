@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Idle: with no traffic, all podlane processes together use less than 2% of one core over a
+# Idle: with no traffic, all podlane processes (warm standbys and the hang check included)
+# together use less than 2% of one core over a
 # 10 s window, measured from /proc/<pid>/stat CPU times (utime + stime of every thread).
 . "$(dirname "$0")/../lib.sh"
 
@@ -12,7 +13,10 @@ ctl -s io-worker synth/start count=100000 backpressure=1 >/dev/null
 drained() { [ "$(ctl -s io-worker -j synth/show | jq .active)" = false ] && [ "$(ctl -j pool/show | jq '.available == .size')" = true ]; }
 wait_for 60 "burst of traffic done" drained
 
-pids="$SUP_PID $(ctl -j services/show | jq -r '.[] | select(.service != "supervisor") | .pid')"
+# The warm standbys (asleep until a take-over) count too.
+standbys_warm() { [ "$(ctl -j services/show | jq '[.[] | select(.standby == "warm")] | length')" -eq 4 ]; }
+wait_for 30 "the four standbys warm" standbys_warm || fail "standbys not warm: $(ctl status)"
+pids="$SUP_PID $(ctl -j services/show | jq -r '.[] | select(.service != "supervisor") | .pid, (.standby_pid // 0 | select(. > 0))')"
 ticks() {
 	local sum=0 p f
 	for p in $pids; do

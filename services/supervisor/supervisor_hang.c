@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Hang detection: a running service that stops making progress is killed (SIGKILL) and then
+ * replaced as a crashed one is (its standby takes over, or a cold restart).
+ *
+ * What "progress" is, read from shared memory only (no message to the service):
+ *  - heartbeat: a service writes live.heartbeat_ms at least every heartbeat_period_ms while
+ *    awake; before it sleeps it writes live.quiet_until_ms (the sleep's end), and during
+ *    control work (pl_service_busy: a table build, an admin command) now + hang_control_ms.
+ *    Hung when the later of the two is older than the limit: supervisor.hang_ms for the
+ *    pipeline stages, supervisor.hang_control_ms for cni-server and bgp-bridge.
+ *  - input rings (pipeline stages, not in control work): packets queued for the stage and its
+ *    consumer position unchanged for hang_ms, while its output ring has room (a stage whose
+ *    output is full waits on the next one; that one is the hung one). This catches a stage
+ *    frozen while asleep: its producer queued packets and woke it, and nothing moved.
+ * Checked every limit / 16 (at least 5 ms) while a service is ready; a service not ready yet
+ * is under ready_timeout_ms instead. */
+#include <signal.h>
+
+#include <rte_ring.h>
+
+#include "pl_log.h"
+#include "supervisor.h"
+
+/* Packets queued for service `id` over its input rings, and the sum of their consumer
+ * positions (any dequeue changes it). *blocked: an output ring of the stage is full. */
+static uint32_t input_state(
+	const struct supervisor *sv, enum pl_svc_id id, uint32_t *progress, bool *blocked)
+{
+	uint32_t queued = 0;
+	*progress = 0;
+	*blocked = false;
+	for (int r = 0; r < PL_RING_MAX; r++) {
+		const struct rte_ring *ring = sv->dp.rings[r];
+		if (!ring)
+			continue;
+		if (pl_ring_defs[r].consumer == id) {
+			queued += rte_ring_count(ring);
+			*progress += __atomic_load_n(&ring->cons.tail, __ATOMIC_ACQUIRE);
+		} else if (pl_ring_defs[r].producer == id && id != PL_SVC_IO_WORKER &&
+			   rte_ring_free_count(ring) == 0) {
+			/* io-worker drains its input whatever its output does. */
+			*blocked = true;
+		}
+	}
+	return queued;
+}
+
+void hang_check(
+	struct supervisor *sv, struct child *c, bool dataplane, uint64_t now, uint64_t *next)
+{
+	uint32_t limit =
+		dataplane ? sv->s.cfg.supervisor.hang_ms : sv->s.cfg.supervisor.hang_control_ms;
+	if (!limit || !c->pid || !c->ready_seen)
+		return;
+	const struct pl_svc_live *live = &sv->s.shm->live[c->id];
+	uint64_t hb = __atomic_load_n(&live->heartbeat_ms, __ATOMIC_RELAXED);
+	uint64_t quiet = __atomic_load_n(&live->quiet_until_ms, __ATOMIC_ACQUIRE);
+	bool sleeping = __atomic_load_n(&sv->s.shm->idle[c->id].sleeping, __ATOMIC_RELAXED) != 0;
+	bool busy = quiet > now && !sleeping; /* control work */
+	uint64_t since = hb > quiet ? hb : quiet;
+	uint32_t queued = 0, progress = 0;
+	bool blocked = false;
+	const char *why = NULL;
+
+	if (since != UINT64_MAX && now > since && now - since > limit)
+		why = busy ? "control work over supervisor.hang_control_ms" : "no heartbeat";
+	if (!why && dataplane && !busy) {
+		queued = input_state(sv, c->id, &progress, &blocked);
+		if (queued && !blocked) {
+			if (!c->hang_stuck || progress != c->hang_progress) {
+				/* It moved after the last check at the latest. */
+				c->hang_stuck = true;
+				c->hang_progress = progress;
+				c->hang_since_ms = c->hang_checked_ms ? c->hang_checked_ms : now;
+			} else if (now - c->hang_since_ms >= limit) {
+				why = "no progress on its input";
+			}
+		} else {
+			c->hang_stuck = false;
+		}
+	}
+	c->hang_checked_ms = now;
+	uint32_t period = limit / 16 < 5 ? 5 : limit / 16;
+	if (!why) {
+		earliest(next, now + period);
+		return;
+	}
+	if (dataplane && !queued)
+		queued = input_state(sv, c->id, &progress, &blocked);
+	PL_WARN("children",
+		"%s (pid %d) hung: %s (heartbeat %llu ms ago, %s, %u packets queued for it); "
+		"killing it",
+		pl_svc_name(c->id), (int)c->pid, why, (unsigned long long)(now > hb ? now - hb : 0),
+		sleeping ? "asleep"
+		: busy	 ? "in control work"
+			 : "awake",
+		queued);
+	c->hung = true;
+	c->hangs++;
+	c->hang_stuck = false;
+	c->hang_checked_ms = 0;
+	supervisor_count(sv, PL_SUP_HANGS, 1);
+	kill(c->pid, SIGKILL);
+}
