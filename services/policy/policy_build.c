@@ -35,6 +35,16 @@ static void fail(struct pol_builder *b, int err, const char *fmt, ...)
 
 /* ---- selectors ---- */
 
+/* rte_hash_crc of an address, read from an aligned copy (the same hash): rte_hash_crc loads 4
+ * bytes at a time, and the address may sit anywhere (UBSan: misaligned load). */
+static uint32_t addr_crc(const struct pol_addr *a, uint32_t seed)
+{
+	uint32_t w[4];
+	uint32_t len = a->family == AF_INET ? 4 : 16;
+	memcpy(w, a->addr, len);
+	return rte_hash_crc(w, len, seed);
+}
+
 static const char *label_get(const struct pl_k8s_labels *l, const char *key)
 {
 	for (size_t i = 0; i < l->n; i++)
@@ -215,9 +225,7 @@ static void add_endpoints(struct ctx *c, const char *node_name)
 				np->port = pod->ports[q].port;
 			}
 			ep->port_count = h->n_named - ep->port_first;
-			uint32_t bkt =
-				rte_hash_crc(a.addr, a.family == AF_INET ? 4 : 16, a.family) &
-				g->ep_mask;
+			uint32_t bkt = addr_crc(&a, a.family) & g->ep_mask;
 			while (g->ep_hash[bkt])
 				bkt = (bkt + 1) & g->ep_mask;
 			g->ep_hash[bkt] = ++h->n_endpoints;
@@ -239,8 +247,7 @@ static void set_add(struct ctx *c, uint32_t set, const struct pol_addr *a)
 	struct pol_set_entry *e = &g->sets[h->n_set_entries];
 	e->set = set;
 	e->a = *a;
-	uint32_t bkt =
-		rte_hash_crc(a->addr, a->family == AF_INET ? 4 : 16, set ^ a->family) & g->set_mask;
+	uint32_t bkt = addr_crc(a, set ^ a->family) & g->set_mask;
 	while (g->set_hash[bkt])
 		bkt = (bkt + 1) & g->set_mask;
 	g->set_hash[bkt] = ++h->n_set_entries;
@@ -487,7 +494,8 @@ int pol_build(struct pol_builder *b, struct pol_tables *tt, const struct pl_k8s_
 	for (uint32_t e = 0; e < h->n_endpoints && !b->err; e++) {
 		for (int d = 0; d < 2; d++) {
 			struct vec *v = &c.sel[d][e];
-			qsort_r(v->v, v->n, sizeof(uint32_t), cmp_tier, g);
+			if (v->n) /* an empty vector has no array: qsort_r's NULL is UB */
+				qsort_r(v->v, v->n, sizeof(uint32_t), cmp_tier, g);
 			if (h->n_refs + v->n > (uint64_t)tt->t->max_rules * 4) {
 				fail(b, -ENOSPC, "policy references over %u", tt->t->max_rules * 4);
 				break;

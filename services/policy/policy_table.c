@@ -131,7 +131,12 @@ int pol_table_open(struct pol_tables *pt, uint32_t max_endpoints, uint32_t max_r
 
 static uint32_t addr_hash(const struct pol_addr *a, uint32_t seed)
 {
-	return rte_hash_crc(a->addr, a->family == AF_INET ? 4 : 16, seed ^ a->family);
+	/* rte_hash_crc reads 4 bytes at a time: from an aligned copy (the same hash), as the
+	 * address may sit anywhere (UBSan: misaligned load). */
+	uint32_t w[4];
+	uint32_t len = a->family == AF_INET ? 4 : 16;
+	memcpy(w, a->addr, len);
+	return rte_hash_crc(w, len, seed ^ a->family);
 }
 
 static bool addr_eq(const struct pol_addr *a, const struct pol_addr *b)
