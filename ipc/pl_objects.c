@@ -414,6 +414,10 @@ int pl_obj_route_decode(const uint8_t *buf, size_t len, struct pl_obj_route *out
 			if (rc == 0 && b[0]) {
 				o.has_gw = true;
 				rc = pl_prefix_parse(b, &o.gw) < 0 ? -EBADMSG : 0;
+				/* An address: a length given with it means nothing (and the
+				 * encoder writes none), so the decoded route is the same
+				 * whichever way it came. */
+				o.gw.len = o.gw.family == AF_INET ? 32 : 128;
 			}
 		} else if (key_is(k, "if") && !(seen & 4)) {
 			seen |= 4;
