@@ -71,65 +71,19 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-struct objs {
-	struct pl_k8s_object **v;
-	size_t n, cap;
-	int bad;
-};
-
-static void on_doc(struct pl_k8s_doc *d, void *arg)
-{
-	struct objs *o = arg;
-	if (!d->obj) {
-		if (o->bad++ < 3)
-			fprintf(stderr, "bench_pipeline_baseline: rejected document: %s\n",
-				d->error);
-		return;
-	}
-	if (o->n == o->cap) {
-		o->cap = o->cap ? 2 * o->cap : 256;
-		o->v = realloc(o->v, o->cap * sizeof(*o->v));
-		if (!o->v)
-			abort();
-	}
-	o->v[o->n++] = d->obj;
-	d->obj = NULL; /* kept */
-}
-
 /* nat-lb's table from the Services and their EndpointSlices, as nat-lb's build does. */
-static void build_services(struct natlb *nl, const struct objs *ob, const char *node)
+static void build_services(struct natlb *nl, const struct pl_k8s_list *ob, const char *node)
 {
-	const struct pl_k8s_object **slices = calloc(ob->n + 1, sizeof(*slices));
-	size_t scratch_n = 0;
-	for (size_t i = 0; i < ob->n; i++)
-		if (ob->v[i]->kind == PL_K8S_ENDPOINT_SLICE)
-			scratch_n += ob->v[i]->eps.n_endpoints;
-	struct natlb_backend *scratch = calloc(scratch_n + 1, sizeof(*scratch));
-	if (!slices || !scratch)
-		die("out of memory");
 	struct natlb_builder b;
 	natlb_build_begin(&b, &nl->tables);
-	for (size_t i = 0; i < ob->n; i++) {
-		const struct pl_k8s_object *o = ob->v[i];
-		if (o->kind != PL_K8S_SERVICE)
-			continue;
-		size_t n = 0;
-		for (size_t k = 0; k < ob->n; k++) {
-			const struct pl_k8s_object *e = ob->v[k];
-			if (e->kind == PL_K8S_ENDPOINT_SLICE && strcmp(e->ns, o->ns) == 0 &&
-				strcmp(e->eps.service_name, o->name) == 0)
-				slices[n++] = e;
-		}
-		natlb_build_k8s_service(&b, o, slices, n, node, scratch, scratch_n);
-	}
+	if (natlb_build_k8s_objects(&b, (const struct pl_k8s_object *const *)ob->v, ob->n, node))
+		die("out of memory");
 	int rc = natlb_build_commit(&b, pl_now_ms());
 	if (rc != 0)
 		die("service table: %s (%s)", strerror(-rc), b.msg);
-	free(slices);
-	free(scratch);
 }
 
-static void build_policy(struct policy *pol, const struct objs *ob, const char *node)
+static void build_policy(struct policy *pol, const struct pl_k8s_list *ob, const char *node)
 {
 	struct pol_builder b;
 	int rc = pol_build(
@@ -264,8 +218,8 @@ int main(int argc, char **argv)
 		die("pool: %s", rte_strerror(rte_errno));
 
 	/* The objects, parsed as the datastore parses them. */
-	struct objs ob = { 0 };
-	if (pl_k8s_parse_file(o.objects, on_doc, &ob, err, sizeof(err)) != 0 || ob.bad)
+	struct pl_k8s_list ob = { 0 };
+	if (pl_k8s_list_parse_file(&ob, o.objects, err, sizeof(err)) != 0)
 		die("%s: %s", o.objects, err[0] ? err : "invalid documents");
 
 	/* nat-lb: session table and service table, as natlb_ctl_init opens them. */
@@ -395,9 +349,7 @@ int main(int argc, char **argv)
 			(double)(cyc[0] + cyc[1] + cyc[2] + cyc[3]) / dn, (double)wall / dn);
 		fflush(stdout);
 	}
-	for (size_t i = 0; i < ob.n; i++)
-		pl_k8s_object_destroy(&ob.v[i]);
-	free(ob.v);
+	pl_k8s_list_clear(&ob);
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
 	return 0;

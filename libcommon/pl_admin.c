@@ -125,7 +125,9 @@ void pl_admin_render_text(struct pl_admin_reply *r, const struct json_object *ob
 {
 	struct json_object *o = (struct json_object *)obj;
 	switch (json_object_get_type(o)) {
-	case json_type_object:
+	case json_type_object: {
+		/* A block: the macro declares variables, which a case label may not precede in C
+		 * before C23 (clang says so). */
 		json_object_object_foreach(o, key, val)
 		{
 			enum json_type t = json_object_get_type(val);
@@ -138,6 +140,7 @@ void pl_admin_render_text(struct pl_admin_reply *r, const struct json_object *ob
 			}
 		}
 		break;
+	}
 	case json_type_array:
 		for (size_t i = 0; i < json_object_array_length(o); i++) {
 			struct json_object *val = json_object_array_get_idx(o, i);

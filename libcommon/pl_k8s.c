@@ -1979,3 +1979,53 @@ void pl_k8s_key(enum pl_k8s_kind kind, const char *ns, const char *name, char *k
 {
 	snprintf(key, size, "%s/%s/%s", pl_k8s_kind_name(kind), ns, name);
 }
+
+/* ---- object lists ---- */
+
+struct list_ctx {
+	struct pl_k8s_list *l;
+	bool oom;
+};
+
+static void list_add(struct pl_k8s_doc *d, void *arg)
+{
+	struct list_ctx *c = arg;
+	struct pl_k8s_list *l = c->l;
+	if (!d->obj)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct pl_k8s_object **v = realloc(l->v, cap * sizeof(*v));
+		if (!v) {
+			c->oom = true;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = d->obj;
+	d->obj = NULL; /* kept */
+}
+
+int pl_k8s_list_parse_buffer(struct pl_k8s_list *l, const char *name, const char *buf, size_t len,
+	char *err, size_t err_size)
+{
+	struct list_ctx c = { .l = l };
+	int rc = pl_k8s_parse_buffer(name, buf, len, list_add, &c, err, err_size);
+	return c.oom ? -ENOMEM : rc;
+}
+
+int pl_k8s_list_parse_file(struct pl_k8s_list *l, const char *path, char *err, size_t err_size)
+{
+	struct list_ctx c = { .l = l };
+	int rc = pl_k8s_parse_file(path, list_add, &c, err, err_size);
+	return c.oom ? -ENOMEM : rc;
+}
+
+void pl_k8s_list_clear(struct pl_k8s_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		pl_k8s_object_destroy(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}

@@ -265,6 +265,22 @@ int pl_k8s_parse_file(const char *path, pl_k8s_doc_fn *cb, void *ctx, char *err,
 
 void pl_k8s_object_destroy(struct pl_k8s_object **objp);
 
+/* Every valid object of a YAML stream, in order (single-process tools and tests that build
+ * tables from a file of objects, as the services build them from the datastore). */
+struct pl_k8s_list {
+	struct pl_k8s_object **v;
+	size_t n, cap;
+};
+
+/* Parses buf (or the file at path) into l (empty or holding earlier objects: appended).
+ * Returns 0, the number of invalid documents (the first message in err; the valid ones are
+ * kept), or -errno as pl_k8s_parse_buffer. */
+int pl_k8s_list_parse_buffer(struct pl_k8s_list *l, const char *name, const char *buf, size_t len,
+	char *err, size_t err_size);
+int pl_k8s_list_parse_file(struct pl_k8s_list *l, const char *path, char *err, size_t err_size);
+/* Destroys every object; l is empty afterwards. */
+void pl_k8s_list_clear(struct pl_k8s_list *l);
+
 /* Same kind, identity and content. */
 bool pl_k8s_object_equal(const struct pl_k8s_object *a, const struct pl_k8s_object *b);
 

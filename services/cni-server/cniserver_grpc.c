@@ -376,13 +376,13 @@ static int allowed_sources(
 	return 0;
 }
 
-static int run_add(struct cni_grpc *g, const Cni__AddRequest *q, char *host_if, char *err)
+/* An Add request checked, before anything is created: its addresses (host prefixes) and
+ * allowed sources. 0, or -errno with the reason in err (ERR_SIZE bytes). */
+static int add_check(const Cni__AddRequest *q, struct pl_prefix *addrs, struct pl_prefix *allow,
+	unsigned int *n_allow, char *err)
 {
-	struct pl_prefix addrs[PL_OBJ_MAX_ADDRS];
-	char ns[ERR_SIZE / 2], ifn[ERR_SIZE / 4], a[ERR_SIZE / 4];
-	uint16_t index = 0;
+	char ns[ERR_SIZE / 2], a[ERR_SIZE / 4];
 	clean(q->netns, ns, sizeof(ns));
-	clean(q->interface_name, ifn, sizeof(ifn));
 	if (!q->netns[0] || !q->interface_name[0]) {
 		snprintf(err, ERR_SIZE, "netns and interface_name are required");
 		return -EINVAL;
@@ -408,10 +408,22 @@ static int run_add(struct cni_grpc *g, const Cni__AddRequest *q, char *host_if, 
 		/* CNI IPAM gives the subnet's length (10.244.1.5/24); the pod owns the address. */
 		addrs[i].len = addrs[i].family == AF_INET ? 32 : 128;
 	}
-	struct pl_prefix allow[PL_OBJ_MAX_ADDRS];
-	unsigned int n_allow;
-	if (allowed_sources(q, allow, &n_allow, err) < 0)
+	if (allowed_sources(q, allow, n_allow, err) < 0)
 		return -EINVAL;
+	return 0;
+}
+
+static int run_add(struct cni_grpc *g, const Cni__AddRequest *q, char *host_if, char *err)
+{
+	struct pl_prefix addrs[PL_OBJ_MAX_ADDRS], allow[PL_OBJ_MAX_ADDRS];
+	unsigned int n_allow;
+	char ns[ERR_SIZE / 2], ifn[ERR_SIZE / 4];
+	uint16_t index = 0;
+	int rc = add_check(q, addrs, allow, &n_allow, err);
+	if (rc < 0)
+		return rc;
+	clean(q->netns, ns, sizeof(ns));
+	clean(q->interface_name, ifn, sizeof(ifn));
 	rc = cni_pods_add(g->pods, q->netns, q->interface_name, addrs,
 		(unsigned int)q->n_container_ips, allow, n_allow, &index);
 	switch (rc) {

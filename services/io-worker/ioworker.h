@@ -120,6 +120,10 @@ bool ioworker_l2_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, u
  * Takes ownership: the frame is transmitted and freed, held for resolution, or freed and
  * counted as a drop. */
 void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms);
+/* The end of the pipeline: each of n packets router handed back is sent out (L2 output) or,
+ * marked dropped, counted by its drop reason and freed. */
+void ioworker_pipeline_output(
+	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, uint64_t now_ms);
 /* Ages the neighbour table. */
 void ioworker_l2_housekeeping(struct ioworker *w, uint64_t now_ms);
 /* Transmits what output queued on port p, or on every port, in one burst each; counts and

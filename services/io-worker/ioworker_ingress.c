@@ -10,6 +10,7 @@
 #include <rte_hash_crc.h>
 #include <rte_ip.h>
 
+#include "pl_hash.h"
 #include "ioworker.h"
 #include "pl_log.h"
 #include "pl_parse.h"
@@ -32,7 +33,7 @@ static void refuse(
 
 static uint32_t addr_hash(uint8_t family, const uint8_t *a)
 {
-	return rte_hash_crc(a, family == AF_INET ? 4 : 16, family);
+	return pl_hash_addr(a, family == AF_INET ? 4 : 16, family);
 }
 
 static bool addrset_has(const struct iow_addrset *s, uint8_t family, const uint8_t *a)
@@ -160,8 +161,8 @@ static uint32_t frag_set(
 	uint8_t family, const uint8_t *src, const uint8_t *dst, uint32_t id, uint8_t proto)
 {
 	size_t alen = family == AF_INET ? 4 : 16;
-	uint32_t h = rte_hash_crc(src, alen, id ^ ((uint32_t)proto << 24));
-	return rte_hash_crc(dst, alen, h) % IOW_FRAG_SETS;
+	uint32_t h = pl_hash_addr(src, (uint32_t)alen, id ^ ((uint32_t)proto << 24));
+	return pl_hash_addr(dst, (uint32_t)alen, h) % IOW_FRAG_SETS;
 }
 
 /* The datagram's entry, or NULL; `create`: a free, expired or (last resort) the soonest-expiring

@@ -601,6 +601,19 @@ void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms)
 	tx_and_free(w, p, m);
 }
 
+void ioworker_pipeline_output(
+	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, uint64_t now_ms)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		const struct pl_pkt_meta *meta = pl_meta(pkts[i]);
+		if (meta->verdict == PL_VERDICT_PASS)
+			ioworker_l2_output(w, pkts[i], now_ms);
+		else
+			drop(w, pkts[i],
+				meta->drop_reason < PL_DROP_MAX ? meta->drop_reason : PL_DROP_NONE);
+	}
+}
+
 void ioworker_l2_housekeeping(struct ioworker *w, uint64_t now_ms)
 {
 	struct rte_mbuf *dropped[256];

@@ -46,17 +46,9 @@ static unsigned int sink(struct ioworker *w, unsigned int burst)
 		pl_ring_take(w->dp.rings[PL_RING_ROUTER_TO_IO], pkts, burst, PL_SVC_IO_WORKER);
 	unsigned int synth = 0;
 	w->fast.returned += n;
-	for (unsigned int i = 0; i < n; i++) {
-		const struct pl_pkt_meta *meta = pl_meta(pkts[i]);
-		synth += meta->rx_if == PL_IF_SYNTH;
-		if (meta->verdict == PL_VERDICT_PASS) {
-			ioworker_l2_output(w, pkts[i], now_ms_cached);
-			continue;
-		}
-		w->local[PL_IOW_DROP(
-			meta->drop_reason < PL_DROP_MAX ? meta->drop_reason : PL_DROP_NONE)]++;
-		rte_pktmbuf_free(pkts[i]);
-	}
+	for (unsigned int i = 0; i < n; i++)
+		synth += pl_meta(pkts[i])->rx_if == PL_IF_SYNTH;
+	ioworker_pipeline_output(w, pkts, n, now_ms_cached);
 	if (synth)
 		ioworker_synth_sunk(&w->synth, synth, rte_rdtsc());
 	return n;

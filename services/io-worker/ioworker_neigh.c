@@ -27,7 +27,9 @@ int neigh_init(
 static uint32_t slot_of(const struct neigh_table *t, uint8_t family, const uint8_t *addr)
 {
 	uint32_t len = family == 10 /* AF_INET6 */ ? 16 : 4;
-	return rte_jhash(addr, len, family) & (t->size - 1);
+	uint32_t w[4]; /* rte_jhash loads words: an address in a packet may be unaligned */
+	memcpy(w, addr, len);
+	return rte_jhash(w, len, family) & (t->size - 1);
 }
 
 static bool same(const struct neigh_entry *e, uint8_t family, const uint8_t *addr)

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_byteorder.h>
@@ -143,6 +144,38 @@ void natlb_build_k8s_service(struct natlb_builder *b, const struct pl_k8s_object
 						external, g, si, to, name);
 		}
 	}
+}
+
+int natlb_build_k8s_objects(struct natlb_builder *b, const struct pl_k8s_object *const *objs,
+	size_t n, const char *node_name)
+{
+	size_t scratch_n = 0;
+	for (size_t i = 0; i < n; i++)
+		if (objs[i]->kind == PL_K8S_ENDPOINT_SLICE)
+			scratch_n += objs[i]->eps.n_endpoints;
+	const struct pl_k8s_object **slices = calloc(n + 1, sizeof(*slices));
+	struct natlb_backend *scratch = calloc(scratch_n + 1, sizeof(*scratch));
+	if (!slices || !scratch) {
+		free(slices);
+		free(scratch);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct pl_k8s_object *o = objs[i];
+		if (o->kind != PL_K8S_SERVICE)
+			continue;
+		size_t k = 0;
+		for (size_t j = 0; j < n; j++) {
+			const struct pl_k8s_object *e = objs[j];
+			if (e->kind == PL_K8S_ENDPOINT_SLICE && strcmp(e->ns, o->ns) == 0 &&
+				strcmp(e->eps.service_name, o->name) == 0)
+				slices[k++] = e;
+		}
+		natlb_build_k8s_service(b, o, slices, k, node_name, scratch, scratch_n);
+	}
+	free(slices);
+	free(scratch);
+	return 0;
 }
 
 void natlb_set_timeouts(struct natlb *nl, const struct pl_config *cfg)

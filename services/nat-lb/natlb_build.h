@@ -18,4 +18,10 @@ void natlb_build_k8s_service(struct natlb_builder *b, const struct pl_k8s_object
 	const struct pl_k8s_object *const *slices, size_t n_slices, const char *node_name,
 	struct natlb_backend *scratch, size_t scratch_n);
 
+/* Adds every Service of objs (n objects of any kind) with its EndpointSlices, as the control
+ * side does for the datastore's (single-process tools and tests: the benchmark baseline, the
+ * stage harness). 0 or -ENOMEM (nothing added). */
+int natlb_build_k8s_objects(struct natlb_builder *b, const struct pl_k8s_object *const *objs,
+	size_t n, const char *node_name);
+
 #endif

@@ -536,6 +536,13 @@ static void new_flow(struct natlb *nl, const struct natlb_gen *g, struct rte_mbu
 		plain_flow(nl, m, p, k0, counters);
 		return;
 	}
+	if (p->routing) {
+		/* As for its session's later packets (one()): the transport checksum counts the
+		 * routing header's last address, so NAT cannot be done right; refused, not let
+		 * through untranslated. */
+		pl_stage_drop(m, PL_DROP_UNSUPPORTED, counters);
+		return;
+	}
 	uint32_t be = choose(nl, g, f, k0, counters);
 	if (be == NATLB_NONE) {
 		reject(nl, m, p, counters);

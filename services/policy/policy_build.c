@@ -15,6 +15,7 @@
 #include <rte_cycles.h>
 #include <rte_hash_crc.h>
 
+#include "pl_hash.h"
 #include "pl_k8s.h"
 #include "policy_table.h"
 
@@ -216,7 +217,7 @@ static void add_endpoints(struct ctx *c, const char *node_name)
 			}
 			ep->port_count = h->n_named - ep->port_first;
 			uint32_t bkt =
-				rte_hash_crc(a.addr, a.family == AF_INET ? 4 : 16, a.family) &
+				pl_hash_addr(a.addr, a.family == AF_INET ? 4 : 16, a.family) &
 				g->ep_mask;
 			while (g->ep_hash[bkt])
 				bkt = (bkt + 1) & g->ep_mask;
@@ -240,7 +241,7 @@ static void set_add(struct ctx *c, uint32_t set, const struct pol_addr *a)
 	e->set = set;
 	e->a = *a;
 	uint32_t bkt =
-		rte_hash_crc(a->addr, a->family == AF_INET ? 4 : 16, set ^ a->family) & g->set_mask;
+		pl_hash_addr(a->addr, a->family == AF_INET ? 4 : 16, set ^ a->family) & g->set_mask;
 	while (g->set_hash[bkt])
 		bkt = (bkt + 1) & g->set_mask;
 	g->set_hash[bkt] = ++h->n_set_entries;
@@ -487,7 +488,8 @@ int pol_build(struct pol_builder *b, struct pol_tables *tt, const struct pl_k8s_
 	for (uint32_t e = 0; e < h->n_endpoints && !b->err; e++) {
 		for (int d = 0; d < 2; d++) {
 			struct vec *v = &c.sel[d][e];
-			qsort_r(v->v, v->n, sizeof(uint32_t), cmp_tier, g);
+			if (v->n) /* an empty vector has no array (qsort_r's is nonnull) */
+				qsort_r(v->v, v->n, sizeof(uint32_t), cmp_tier, g);
 			if (h->n_refs + v->n > (uint64_t)tt->t->max_rules * 4) {
 				fail(b, -ENOSPC, "policy references over %u", tt->t->max_rules * 4);
 				break;

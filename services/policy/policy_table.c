@@ -16,6 +16,7 @@
 #include <rte_hash_crc.h>
 #include <rte_memzone.h>
 
+#include "pl_hash.h"
 #include "pl_dp.h"
 #include "pl_k8s.h"
 
@@ -131,7 +132,7 @@ int pol_table_open(struct pol_tables *pt, uint32_t max_endpoints, uint32_t max_r
 
 static uint32_t addr_hash(const struct pol_addr *a, uint32_t seed)
 {
-	return rte_hash_crc(a->addr, a->family == AF_INET ? 4 : 16, seed ^ a->family);
+	return pl_hash_addr(a->addr, a->family == AF_INET ? 4 : 16, seed ^ a->family);
 }
 
 static bool addr_eq(const struct pol_addr *a, const struct pol_addr *b)

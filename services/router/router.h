@@ -35,5 +35,9 @@ int router_ctl_init(void *ctx, struct pl_service *s, struct pl_dp *dp);
 void router_ctl_fini(void *ctx);
 void router_ctl_housekeeping(void *ctx, uint64_t now_ms);
 int router_ctl_poll_items(void *ctx, zmq_pollitem_t *items, int max);
+/* Makes the FIB match the objects in ifaces and routes (one mark / add / sweep pass) and
+ * takes the ICMP source addresses from the uplink. The control side calls it when they
+ * changed; single-process tests call it on objects they wrote themselves. */
+void router_ctl_rebuild(struct router *r);
 
 #endif

@@ -89,8 +89,7 @@ static void add(struct router *r, const struct pl_prefix *p, uint8_t len, const 
 	}
 }
 
-/* Makes the FIB match the objects. */
-static void rebuild(struct router *r)
+void router_ctl_rebuild(struct router *r)
 {
 	const struct pl_obj_iface *up = NULL, *host = NULL;
 	r->dirty = false;
@@ -246,7 +245,7 @@ void router_ctl_housekeeping(void *ctx, uint64_t now_ms)
 	/* Rebuild only once both producers have given their snapshot: a half view would sweep
 	 * routes that still hold. */
 	if (r->dirty && pl_bus_consumer_synced(r->sup_bus) && pl_bus_consumer_synced(r->cni_bus))
-		rebuild(r);
+		router_ctl_rebuild(r);
 }
 
 int router_ctl_poll_items(void *ctx, zmq_pollitem_t *items, int max)

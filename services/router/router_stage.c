@@ -101,10 +101,14 @@ static void icmp_back(struct router *r, struct rte_mbuf *m, bool v6, uint8_t typ
 {
 	uint32_t idx;
 	int rc = -EPERM;
-	if (r && (v6 ? r->have_src6 : r->have_src4) &&
-		router_icmp_rl_allow(&r->icmp_rl, rte_rdtsc()))
-		rc = v6 ? router_icmp6_error(m, type, code, info, r->src6)
-			: router_icmp4_error(m, type, code, info, r->src4);
+	bool limited = false; /* the error was due but over router.icmp_rate */
+	if (r && (v6 ? r->have_src6 : r->have_src4)) {
+		if (router_icmp_rl_allow(&r->icmp_rl, rte_rdtsc()))
+			rc = v6 ? router_icmp6_error(m, type, code, info, r->src6)
+				: router_icmp4_error(m, type, code, info, r->src4);
+		else
+			limited = true;
+	}
 	if (rc == 0 && pl_parse(m) != PL_PARSE_OK) /* the error is a new packet: record it */
 		rc = -EINVAL;
 	if (rc == 0) {
@@ -118,7 +122,7 @@ static void icmp_back(struct router *r, struct rte_mbuf *m, bool v6, uint8_t typ
 		if (rc == 0 && use_adj(r, m, idx, counters))
 			return;
 	}
-	pl_stage_drop(m, reason, counters);
+	pl_stage_drop(m, limited ? PL_DROP_ICMP_RATE : reason, counters);
 }
 
 static void ipv4(struct router *r, struct rte_mbuf *m, struct rte_ipv4_hdr *ip, uint64_t *counters)

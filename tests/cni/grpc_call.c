@@ -23,7 +23,7 @@
 #define DEADLINE_MS 5000
 #define MAX_ADDRS 16
 
-static void usage(void)
+static _Noreturn void usage(void)
 {
 	fprintf(stderr, "usage: grpc_call SOCKET add NETNS IFNAME ADDR...\n"
 			"       grpc_call SOCKET del NETNS IFNAME\n"

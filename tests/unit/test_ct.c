@@ -23,7 +23,7 @@
 
 static struct pl_key_pair {
 	struct pl_ct_key k0, k1;
-} pairs[CAP];
+} pairs[CAP + 1]; /* + 1: the insert into a full table, which must fail */
 
 static struct pl_ct_key key(uint32_t client, uint16_t sport, uint32_t endpoint)
 {
