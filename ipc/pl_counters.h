@@ -187,6 +187,8 @@ enum pl_drop_reason {
 	X(TAKEOVERS, "standby_takeovers", "Restarts done by a warm standby taking over")           \
 	X(STANDBY_STARTS, "standby_starts", "Warm standby processes started")                      \
 	X(HANGS, "hangs_detected", "Services killed because they stopped making progress")         \
+	X(FDSTORE_REJECTED, "fdstore_rejected",                                                    \
+		"Port descriptor store: refused peers and malformed messages")                     \
 	X(RING_REPAIRS, "ring_repairs", "Ring sides reset after their process died mid-operation") \
 	X(RECLAIMED_PACKETS, "reclaimed_packets", "Packets reclaimed from dead processes")         \
 	X(METRICS_SCRAPES, "metrics_scrapes", "Requests served on /metrics")

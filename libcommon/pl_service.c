@@ -236,6 +236,7 @@ int pl_service_init(struct pl_service *s, enum pl_svc_id id, int argc, char **ar
 		return -EINVAL;
 	}
 
+	s->config_path = config_path;
 	rc = pl_config_load(&s->cfg, config_path, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "%s: configuration error: %s\n", prog, err);
@@ -335,6 +336,32 @@ static void restore_priority(int nice)
 	closedir(d);
 }
 
+/* A standby takes the configuration as it is at the take-over, as a process started then
+ * would (an operator edits it and kills the service to apply it), but for the DPDK options:
+ * its EAL is up on the ones it started with. Invalid now: it keeps what it has. */
+static void reload_config(struct pl_service *s)
+{
+	struct pl_config *fresh = malloc(sizeof(*fresh));
+	char err[512];
+	if (!fresh)
+		return;
+	if (pl_config_load(fresh, s->config_path, err, sizeof(err)) < 0) {
+		PL_WARN("main",
+			"configuration no longer valid (%s): keeping the one loaded at start", err);
+		free(fresh);
+		return;
+	}
+	if (memcmp(&fresh->dpdk, &s->cfg.dpdk, sizeof(fresh->dpdk)) != 0)
+		PL_WARN("main", "dpdk.* options changed since this standby started: they apply at "
+				"the next cold start");
+	fresh->dpdk = s->cfg.dpdk;
+	s->cfg = *fresh;
+	free(fresh);
+	s->heartbeat_period_ms = HEARTBEAT_PERIOD_MS;
+	if (s->cfg.supervisor.hang_ms && s->cfg.supervisor.hang_ms / 4 < s->heartbeat_period_ms)
+		s->heartbeat_period_ms = s->cfg.supervisor.hang_ms / 4;
+}
+
 int pl_service_standby(struct pl_service *s, const struct pl_standby_work *work)
 {
 	if (s->standby_fd < 0)
@@ -386,6 +413,7 @@ int pl_service_standby(struct pl_service *s, const struct pl_standby_work *work)
 	}
 	uint64_t go_ms = pl_now_ms();
 	restore_priority(s->standby_nice);
+	reload_config(s);
 	close(s->standby_fd);
 	s->standby_fd = -1;
 	s->start_ms = go_ms;

@@ -25,6 +25,7 @@ struct pl_service {
 	enum pl_svc_id id;
 	const char *name;
 	struct pl_config cfg;
+	const char *config_path; /* -c, NULL for the built-in defaults (re-read at a take-over) */
 	void *zctx;
 	struct pl_admin *admin;
 	struct pl_shm *shm;

@@ -59,6 +59,7 @@ struct ioworker {
 	/* A warm standby: follows the state bus (which ports are wanted) but opens no port
 	 * until it takes over (ioworker_ctl_open_wanted). */
 	bool standby;
+	int fdstore; /* connection to the supervisor's port descriptor store, -1 if none */
 	struct pl_bus_consumer *sup_bus; /* interfaces and routes from the supervisor */
 	struct pl_bus_consumer *cni_bus; /* pods from cni-server */
 	struct port *ports[PL_IF_MAX];
@@ -83,6 +84,9 @@ void ioworker_ctl_handle(struct ioworker *w, uint64_t now_ms);
 /* Opens every wanted port not open yet (after a standby's take-over, and for retries); true
  * if all are open. */
 bool ioworker_ctl_open_wanted(struct ioworker *w);
+/* Takes the port descriptors the supervisor kept from a predecessor (pl_fdstore.h), before
+ * any port opens; ports of the same devices adopt them. */
+void ioworker_ctl_fdstore_fetch(struct ioworker *w);
 int ioworker_ctl_register(struct ioworker *w);
 /* The interface or pod the control plane wants at idx (open or not), or NULL. */
 const struct pl_obj_iface *ioworker_ctl_wanted(uint16_t idx);

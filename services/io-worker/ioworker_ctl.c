@@ -14,6 +14,7 @@
 
 #include <rte_memzone.h>
 
+#include "pl_fdstore.h"
 #include "pl_log.h"
 
 #define RETRY_MS 500
@@ -38,6 +39,10 @@ static void close_port(struct ioworker *w, uint16_t idx)
 		return;
 	if (p->fd >= 0)
 		epoll_ctl(w->epfd, EPOLL_CTL_DEL, p->fd, NULL);
+	/* Gone for good (the control plane removed or changed it): the supervisor lets go too.
+	 * Not at io-worker's own exit (ioworker_ctl_fini closes the store first). */
+	if (w->fdstore >= 0 && port_kind_has_fd(p->kind))
+		pl_fdstore_del(w->fdstore, idx);
 	PL_INFO("ports", "closing port %u (%s)", idx, p->obj.name);
 	port_close(p);
 	free(p);
@@ -51,12 +56,59 @@ static bool same_device(const struct pl_obj_iface *a, const struct pl_obj_iface 
 	       strcmp(a->netns, b->netns) == 0;
 }
 
+/* Descriptors a predecessor opened, handed back by the supervisor's store (pl_fdstore.h) at
+ * the start: a port for the same device takes its descriptor instead of opening a new one. */
+static struct stored_port {
+	int fd; /* -1: none */
+	uint8_t kind;
+	char name[PL_OBJ_NAME_SIZE];
+	char netns[PL_OBJ_NETNS_SIZE];
+} stored[PL_IF_MAX];
+
+static void stored_add(void *ctx, const struct pl_fdstore_msg *m, int fd)
+{
+	(void)ctx;
+	if (stored[m->index].fd >= 0)
+		close(stored[m->index].fd);
+	stored[m->index].fd = fd;
+	stored[m->index].kind = m->kind;
+	memcpy(stored[m->index].name, m->name, sizeof(m->name));
+	memcpy(stored[m->index].netns, m->netns, sizeof(m->netns));
+}
+
+/* Opens the port, or adopts the stored descriptor of the same device. */
+static int open_or_adopt(
+	struct ioworker *w, struct port *p, const struct pl_obj_iface *o, bool *adopted)
+{
+	struct stored_port *sp = &stored[o->index];
+	*adopted = false;
+	if (sp->fd >= 0) {
+		int fd = sp->fd;
+		sp->fd = -1;
+		if (strcmp(sp->name, o->name) == 0 && strcmp(sp->netns, o->netns) == 0) {
+			int rc = port_adopt(p, o, sp->kind, fd);
+			if (rc == 0) {
+				*adopted = true;
+				return 0;
+			}
+			PL_WARN("ports",
+				"port %u (%s): kept descriptor not usable (%s); opening anew",
+				o->index, o->name, strerror(-rc));
+		} else {
+			close(fd);
+		}
+	}
+	(void)w;
+	return port_open(p, o);
+}
+
 static int open_port(struct ioworker *w, const struct pl_obj_iface *o)
 {
 	struct port *p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	int rc = port_open(p, o);
+	bool adopted;
+	int rc = open_or_adopt(w, p, o, &adopted);
 	if (rc < 0) {
 		free(p);
 		return rc;
@@ -70,9 +122,38 @@ static int open_port(struct ioworker *w, const struct pl_obj_iface *o)
 	}
 	w->ports[o->index] = p;
 	list_rebuild(w);
-	PL_INFO("ports", "port %u open: %s%s%s", o->index, o->name, o->netns[0] ? " in " : "",
-		o->netns);
+	/* The supervisor keeps a duplicate: the device's queue outlives this process. */
+	if (!adopted && port_kind_has_fd(p->kind) && p->fd >= 0 && w->fdstore >= 0) {
+		int prc = pl_fdstore_put(w->fdstore, o->index, p->kind, o->name, o->netns, p->fd);
+		if (prc < 0)
+			PL_LOG_RL(PL_LOG_WARN, "ports",
+				"port %u: the supervisor does not keep its descriptor: %s",
+				o->index, strerror(-prc));
+	}
+	PL_INFO("ports", "port %u %s: %s%s%s", o->index, adopted ? "taken over" : "open", o->name,
+		o->netns[0] ? " in " : "", o->netns);
 	return 0;
+}
+
+void ioworker_ctl_fdstore_fetch(struct ioworker *w)
+{
+	for (unsigned int i = 0; i < PL_IF_MAX; i++)
+		stored[i].fd = -1;
+	int fd = pl_fdstore_connect(w->s.cfg.run_dir);
+	if (fd < 0) {
+		PL_WARN("ports", "no port descriptor store (%s): ports are opened anew",
+			strerror(-fd));
+		return;
+	}
+	int n = pl_fdstore_get(fd, stored_add, NULL);
+	if (n < 0) {
+		PL_WARN("ports", "port descriptor store: %s", strerror(-n));
+		close(fd);
+		return;
+	}
+	w->fdstore = fd;
+	if (n)
+		PL_INFO("ports", "%d port descriptors kept by the supervisor", n);
 }
 
 const struct pl_obj_iface *ioworker_ctl_wanted(uint16_t idx)
@@ -173,6 +254,14 @@ void ioworker_ctl_fini(struct ioworker *w)
 {
 	struct rte_mbuf *held[1024];
 	unsigned int n = 0;
+	if (w->fdstore >= 0)
+		close(w->fdstore);
+	w->fdstore = -1;
+	for (unsigned int i = 0; i < PL_IF_MAX; i++)
+		if (stored[i].fd >= 0) {
+			close(stored[i].fd);
+			stored[i].fd = -1;
+		}
 	for (unsigned int i = 0; i < PL_IF_MAX; i++)
 		close_port(w, (uint16_t)i);
 	neigh_fini(&w->neigh, held, &n, RTE_DIM(held));

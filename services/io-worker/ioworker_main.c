@@ -309,7 +309,7 @@ static void standby_handle(void *ctx, uint64_t now_ms)
 
 int main(int argc, char **argv)
 {
-	static struct ioworker w = { .epfd = -1 };
+	static struct ioworker w = { .epfd = -1, .fdstore = -1 };
 	const struct pl_service_opts opts = {
 		.summary =
 			"podlane io-worker: interface I/O; the only allocator and freer of packets",
@@ -348,6 +348,8 @@ int main(int argc, char **argv)
 	rc = pl_service_standby(&w.s, &work);
 	if (rc != 0)
 		goto out_ctl;
+	/* The ports a predecessor had, with whatever their queues hold. */
+	ioworker_ctl_fdstore_fetch(&w);
 	if (w.standby) {
 		w.standby = false;
 		ioworker_ctl_open_wanted(&w);

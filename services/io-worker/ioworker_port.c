@@ -139,7 +139,7 @@ static void dpdk_close(struct port *p)
 
 static const struct port_ops afp_ops, xdp_ops, dpdk_ops, tap_ops, tun_ops;
 
-int port_open(struct port *p, const struct pl_obj_iface *o)
+static int port_init(struct port *p, const struct pl_obj_iface *o)
 {
 	memset(p, 0, sizeof(*p));
 	p->obj = *o;
@@ -169,7 +169,34 @@ int port_open(struct port *p, const struct pl_obj_iface *o)
 	default:
 		return -EINVAL;
 	}
-	return p->ops->open(p);
+	return 0;
+}
+
+int port_open(struct port *p, const struct pl_obj_iface *o)
+{
+	int rc = port_init(p, o);
+	return rc < 0 ? rc : p->ops->open(p);
+}
+
+bool port_kind_has_fd(uint8_t kind)
+{
+	return kind == PORT_AF_PACKET || kind == PORT_TAP || kind == PORT_TUN;
+}
+
+int port_adopt(struct port *p, const struct pl_obj_iface *o, uint8_t kind, int fd)
+{
+	int rc = port_init(p, o);
+	if (rc == 0 && (p->kind != kind || !port_kind_has_fd(kind)))
+		rc = -EINVAL;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	p->fd = fd;
+	if (kind == PORT_AF_PACKET)
+		return 0;
+	/* The same offloads as at the open: idempotent on the device (closes fd on failure). */
+	return fd_offload(p);
 }
 
 void port_close(struct port *p)

@@ -86,6 +86,13 @@ void port_set_dpdk_devargs(const char *devargs);
  * o->netns). Returns 0 or -errno. */
 int port_open(struct port *p, const struct pl_obj_iface *o);
 void port_close(struct port *p);
+/* Kinds whose port is one file descriptor (AF_PACKET, tap, tun): the supervisor keeps a
+ * duplicate of it (pl_fdstore.h) so that its queue outlives io-worker. */
+bool port_kind_has_fd(uint8_t kind);
+/* As port_open, on a descriptor a predecessor opened (from the store) for the same object;
+ * -EINVAL when the object would now be a port of another kind. Takes fd: the port's on
+ * success, closed on failure. */
+int port_adopt(struct port *p, const struct pl_obj_iface *o, uint8_t kind, int fd);
 /* Receives up to n frames into freshly allocated mbufs. Returns how many; *alloc_fail set
  * when a pool ran dry. Frames whose offload header does not fit are freed and counted in
  * bad_offload, oversized ones in truncated. */

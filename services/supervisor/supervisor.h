@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "pl_bus.h"
+#include "pl_fdstore.h"
 #include "pl_dp.h"
 #include "pl_service.h"
 
@@ -46,6 +47,8 @@ struct child {
 	uint32_t hang_progress;
 	uint64_t hang_since_ms;
 	uint64_t hang_checked_ms; /* last check, 0 before the first */
+	uint64_t suspect_since_ms; /* a hang suspected (runnable: is it spinning or starved?) */
+	uint64_t suspect_ticks; /* its CPU time then */
 };
 
 struct supervisor {
@@ -60,6 +63,8 @@ struct supervisor {
 	struct pl_bus_producer *bus; /* publishes kind "service" */
 	uint64_t bus_rejected_seen;
 	uint64_t local[PL_SUP_MAX];
+	/* io-worker's port descriptors, kept across its deaths (pl_fdstore.h) */
+	struct pl_fdstore fdstore;
 };
 
 /* children */

@@ -371,6 +371,7 @@ static void after_death(struct supervisor *sv, struct child *c)
 	c->hung = false;
 	c->hang_stuck = false;
 	c->hang_checked_ms = 0;
+	c->suspect_since_ms = 0;
 	supervisor_count(sv, PL_SUP_CHILD_EXITS, 1);
 	pl_stats_repair(&sv->s.shm->stats[c->id]);
 	sv->s.shm->idle[c->id].sleeping = 0;

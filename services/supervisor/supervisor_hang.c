@@ -12,9 +12,17 @@
  *    consumer position unchanged for hang_ms, while its output ring has room (a stage whose
  *    output is full waits on the next one; that one is the hung one). This catches a stage
  *    frozen while asleep: its producer queued packets and woke it, and nothing moved.
+ * A suspicion is confirmed from /proc/<pid>/stat before the kill (confirm()): stopped, or
+ * asleep in the kernel past its announced wake-up: hung at once; runnable: hung only if it
+ * spent at least half of the time since the suspicion on a CPU (spinning without progress) —
+ * a process that merely waits for a CPU on an overloaded node is left alone (killing it would
+ * add a restart to the load), up to 10 limits.
  * Checked every limit / 16 (at least 5 ms) while a service is ready; a service not ready yet
  * is under ready_timeout_ms instead. */
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <rte_ring.h>
 
@@ -45,12 +53,75 @@ static uint32_t input_state(
 	return queued;
 }
 
+/* The process's state letter and CPU time (utime + stime, clock ticks) from /proc. */
+static bool proc_state(pid_t pid, char *state, uint64_t *ticks)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
+	unsigned long long ut, st;
+	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut,
+			  &st) != 3)
+		return false;
+	*ticks = ut + st;
+	return true;
+}
+
+/* A suspected hang confirmed: how (for the log), or NULL while it is not (yet). Stopped
+ * (SIGSTOP, a debugger): at once. Asleep in the kernel past what it announced: at once (a
+ * deadlock, or a descriptor that never wakes it). Runnable: only once it has spent at least half
+ * of the time since the suspicion on a CPU (a loop that makes no progress); one that got less
+ * is waiting for a CPU on an overloaded node and is given time (up to 10 limits). */
+static const char *confirm(struct child *c, uint64_t now, uint32_t limit)
+{
+	char state;
+	uint64_t ticks;
+	if (!proc_state(c->pid, &state, &ticks))
+		return NULL; /* gone: reaped through its pidfd */
+	switch (state) {
+	case 'T':
+	case 't':
+		return "stopped";
+	case 'S':
+	case 'D':
+		return "asleep past its announced wake-up";
+	case 'R':
+		break;
+	default:
+		return NULL; /* Z, X: dying */
+	}
+	if (!c->suspect_since_ms) {
+		c->suspect_since_ms = now;
+		c->suspect_ticks = ticks;
+		return NULL;
+	}
+	uint64_t waited = now - c->suspect_since_ms;
+	if (waited < limit / 4)
+		return NULL;
+	static long hz;
+	if (!hz)
+		hz = sysconf(_SC_CLK_TCK);
+	uint64_t cpu_ms = (ticks - c->suspect_ticks) * 1000 / (uint64_t)(hz > 0 ? hz : 100);
+	if (cpu_ms * 2 >= waited)
+		return "spinning without progress";
+	if (waited > 10ull * limit)
+		return "starved of CPU far past the limit";
+	return NULL;
+}
+
 void hang_check(
 	struct supervisor *sv, struct child *c, bool dataplane, uint64_t now, uint64_t *next)
 {
 	uint32_t limit =
 		dataplane ? sv->s.cfg.supervisor.hang_ms : sv->s.cfg.supervisor.hang_control_ms;
-	if (!limit || !c->pid || !c->ready_seen)
+	/* Killed already: its death comes through the pidfd. */
+	if (!limit || !c->pid || !c->ready_seen || c->hung)
 		return;
 	const struct pl_svc_live *live = &sv->s.shm->live[c->id];
 	uint64_t hb = __atomic_load_n(&live->heartbeat_ms, __ATOMIC_RELAXED);
@@ -81,16 +152,31 @@ void hang_check(
 	}
 	c->hang_checked_ms = now;
 	uint32_t period = limit / 16 < 5 ? 5 : limit / 16;
-	if (!why) {
-		earliest(next, now + period);
+	/* Suspected: what the kernel says of it tells a hang from a process that only waits
+	 * for a CPU (a starved one is not killed: that would add a restart to the load). */
+	const char *how = why ? confirm(c, now, limit) : NULL;
+	if (!why || !how) {
+		uint64_t due = now + period;
+		if (!why) {
+			c->suspect_since_ms = 0;
+			/* Nothing queued for it: a hang shows next when its heartbeat (or announced
+			 * wake-up) passes the limit, or when packets queue for it — looked at every
+			 * limit / 4 (the ring rule counts from the look before, so a stall is
+			 * still seen within the limit and a period). Fewer wake-ups when idle. */
+			uint64_t quiet_due = now + limit / 4;
+			if (!c->hang_stuck && since != UINT64_MAX && since + limit + 1 > due)
+				due = since + limit + 1 < quiet_due ? since + limit + 1 : quiet_due;
+		}
+		earliest(next, due);
 		return;
 	}
 	if (dataplane && !queued)
 		queued = input_state(sv, c->id, &progress, &blocked);
 	PL_WARN("children",
-		"%s (pid %d) hung: %s (heartbeat %llu ms ago, %s, %u packets queued for it); "
+		"%s (pid %d) hung: %s, %s (heartbeat %llu ms ago, %s, %u packets queued for it); "
 		"killing it",
-		pl_svc_name(c->id), (int)c->pid, why, (unsigned long long)(now > hb ? now - hb : 0),
+		pl_svc_name(c->id), (int)c->pid, why, how,
+		(unsigned long long)(now > hb ? now - hb : 0),
 		sleeping ? "asleep"
 		: busy	 ? "in control work"
 			 : "awake",

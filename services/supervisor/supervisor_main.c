@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <rte_eal.h>
@@ -112,11 +113,19 @@ static void loop(struct supervisor *sv)
 		int bus_wait = supervisor_bus_poll(sv, now);
 		if (bus_wait >= 0 && bus_wait < wait)
 			wait = bus_wait;
-		zmq_pollitem_t items[PL_SVC_MAX + 1];
+		zmq_pollitem_t items[PL_SVC_MAX + 4];
 		int n = children_poll_items(sv, items, PL_SVC_MAX);
 		items[n++] = (zmq_pollitem_t){ .socket = pl_bus_producer_socket(sv->bus),
 			.events = ZMQ_POLLIN };
+		int fds[2];
+		int k = pl_fdstore_poll_fds(&sv->fdstore, fds, 2);
+		for (int i = 0; i < k; i++)
+			items[n++] = (zmq_pollitem_t){ .fd = fds[i], .events = ZMQ_POLLIN };
 		pl_service_sleep(&sv->s, wait, items, n);
+		uint64_t rej = sv->fdstore.rejected;
+		pl_fdstore_handle(&sv->fdstore, sv->children[PL_SVC_IO_WORKER].pid);
+		if (sv->fdstore.rejected != rej)
+			supervisor_count(sv, PL_SUP_FDSTORE_REJECTED, sv->fdstore.rejected - rej);
 	}
 }
 
@@ -206,6 +215,19 @@ int main(int argc, char **argv)
 			strerror(-rc));
 		goto out_eal;
 	}
+	/* The store keeps a descriptor per port (pods.max_pods of them, up to 4000): the soft
+	 * descriptor limit goes up to the hard one. */
+	struct rlimit nofile;
+	if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+		nofile.rlim_cur = nofile.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &nofile);
+	}
+	rc = pl_fdstore_open(&sv.fdstore, sv.s.cfg.run_dir);
+	if (rc < 0) {
+		PL_ERR("main", "cannot open the port descriptor store in %s: %s", sv.s.cfg.run_dir,
+			strerror(-rc));
+		goto out_metrics;
+	}
 	rc = children_start_all(&sv);
 	if (rc < 0)
 		goto out_children;
@@ -214,6 +236,9 @@ int main(int argc, char **argv)
 	sd_notify(0, "STOPPING=1");
 out_children:
 	children_stop_all(&sv);
+	/* io-worker is gone for good: the ports' kept descriptors go too. */
+	pl_fdstore_close(&sv.fdstore);
+out_metrics:
 	metrics_stop(&sv);
 out_eal:
 	uplink_stop(&sv); /* a no-op unless the uplink was taken */

@@ -18,6 +18,11 @@ ctl -s io-worker synth/start count=0 backpressure=1 >/dev/null
 tx() { counter io-worker tx_packets; }
 moving() { local a; a=$(tx); [ "$(tx)" -gt "$a" ] || { sleep 0.05; [ "$(tx)" -gt "$a" ]; }; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+day_ms() { # HH:MM:SS.mmm -> ms since midnight
+	local h m rest
+	IFS=: read -r h m rest <<<"$1"
+	echo $(((10#$h * 3600 + 10#$m * 60) * 1000 + 10#${rest%.*} * 1000 + 10#${rest#*.}))
+}
 
 hangs=0
 for svc in nat-lb policy router io-worker; do
@@ -25,23 +30,27 @@ for svc in nat-lb policy router io-worker; do
 	wait_for 30 "$svc standby warm" warm || fail "$svc has no warm standby"
 	wait_for 30 "traffic before freezing $svc" moving || fail "no traffic before freezing $svc"
 	pid=$(svc_field "$svc" pid)
-	t0=$(now_ms)
+	t0=$(day_ms "$(date +%H:%M:%S.%3N)")
 	kill -STOP "$pid"
 	replaced() { [ "$(svc_field "$svc" pid)" != "$pid" ] && [ "$(svc_field "$svc" state)" = ready ]; }
 	wait_for 10 "$svc replaced" replaced || { kill -CONT "$pid"; fail "frozen $svc not replaced"; }
-	took=$(($(now_ms) - t0))
+	# When the supervisor saw the replacement ready, from its log (same clock as t0).
+	new=$(svc_field "$svc" pid)
+	at=$(grep -o "^[0-9:.]* podlane-supervisor\[[0-9]*\] info children: $svc ready (pid $new)" "$T_DIR/supervisor.log" | head -1 | cut -d' ' -f1)
+	[ -n "$at" ] || fail "no ready line for $svc pid $new"
+	took=$(($(day_ms "$at") - t0))
 	hangs=$((hangs + 1))
 	gone() { ! kill -0 "$pid" 2>/dev/null; }
 	wait_for 5 "frozen $svc reaped" gone || fail "frozen $svc (pid $pid) still exists"
 	line=$(grep "$svc (pid $pid) hung:" "$T_DIR/supervisor.log") || fail "no hang logged for $svc"
-	log "$svc frozen -> ready again seen after ${took} ms (polled); ${line#*children: }"
+	log "$svc frozen -> replacement ready after ${took} ms; ${line#*children: }"
 	[ "$(svc_field "$svc" hangs)" -eq 1 ] || fail "$svc hangs != 1"
 	[ "$(svc_field "$svc" takeovers)" -eq 1 ] || fail "$svc was not replaced by its standby"
 	grep -q "$svc (pid $pid) hung, killed by SIGKILL after [0-9]* ms; standby" "$T_DIR/supervisor.log" ||
 		fail "$svc's exit not reported as a hang"
-	# Polled through podlanectl: the replacement is seen within the limit plus the check period,
-	# the take-over and the polling (each ctl call ~10-30 ms on this machine).
-	[ "$took" -le $((HANG_MS + 400)) ] || fail "$svc replaced after $took ms (limit $HANG_MS ms)"
+	# The limit, the check period (hang_ms/16), the confirmation from /proc, the take-over
+	# (10-50 ms here) and the supervisor's readiness poll (10 ms); issue 12 asks + 50.
+	[ "$took" -le $((HANG_MS + 200)) ] || fail "$svc replaced after $took ms (limit $HANG_MS ms)"
 	wait_for 30 "traffic after replacing $svc" moving || fail "no traffic after replacing $svc"
 done
 [ "$(counter supervisor hangs_detected)" -eq $hangs ] ||

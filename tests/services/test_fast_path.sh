@@ -169,8 +169,10 @@ check_fast() { # WHAT [PACKETS_SENT]: checks the counters since snap
 		[ -z "$sent" ] || ((dn >= sent)) || fail "$what: nat-lb saw $dn of the stream's $sent packets"
 	fi
 }
-drops() { # io-worker's and policy's drop_policy_denied, router's/io-worker's no_route
-	echo "$(iow drop_policy_denied) $(counter policy packets_denied) $(iow drop_no_route)"
+# io-worker's and policy's drop_policy_denied; router's/io-worker's no_route, plus icmp_rate
+# (a no-route drop whose ICMP error router.icmp_rate held back is counted under icmp_rate).
+drops() {
+	echo "$(iow drop_policy_denied) $(counter policy packets_denied) $(($(iow drop_no_route) + $(iow drop_icmp_rate)))"
 }
 
 svc_doc() { # NAME VIP ENDPOINT...
@@ -411,7 +413,7 @@ item4() {
 	[ "$(srv 3 .udp)" = "$u0" ] || fail "x/c still received UDP after its interface was removed"
 	local nr=$((d1[2] - d0[2])) icmp=$(($(st i4udp .errors) - e0)) rx5b
 	rx5b=$(in_pod 5 cat /sys/class/net/eth0/statistics/rx_packets)
-	log "  after pod del: drop_no_route +$nr, ICMP errors at the client +$icmp, fast_path steady at $fp, new pod's interface (port $(ctl -s io-worker -j ports/show | jq -c --arg ns "/var/run/netns/$(lab_pod_ns 1 5)" '[.[] | select(.netns == $ns) | .index]')) received $((rx5b - rx5)) packets"
+	log "  after pod del: drop_no_route + drop_icmp_rate +$nr, ICMP errors at the client +$icmp, fast_path steady at $fp, new pod's interface (port $(ctl -s io-worker -j ports/show | jq -c --arg ns "/var/run/netns/$(lab_pod_ns 1 5)" '[.[] | select(.netns == $ns) | .index]')) received $((rx5b - rx5)) packets"
 	((nr >= 50 || icmp >= 10)) || fail "packets to the removed pod neither dropped as no_route ($nr) nor answered unreachable ($icmp)"
 	((rx5b - rx5 < 5)) || fail "the new pod's interface received $((rx5b - rx5)) packets (stale route?)"
 	# Back: the pod's interface again; the same UDP flows deliver again.
