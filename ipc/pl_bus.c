@@ -4,6 +4,7 @@
  * consumer (SUB + DEALER; keeps a mirror, re-syncs on a new incarnation, a gap or silence and
  * sweeps what the producer no longer asserts). All timing comes from the caller's now_ms. */
 #include "pl_bus.h"
+#include "pl_msgpack.h"
 
 #include "pl_config.h"
 #include "pl_sock.h"
@@ -106,92 +107,6 @@ int pl_bus_encode(const struct pl_bus_msg *m, uint8_t *buf, size_t size)
 	return (int)w.used;
 }
 
-static uint32_t be16(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* Size of the msgpack scalar at p (header and payload), or 0 if it is truncated, a container,
- * an extension or the reserved byte. The envelope holds only scalars; refusing containers
- * before msgpack-c sees them keeps it from allocating for element counts a peer claims. */
-static size_t scalar_size(const uint8_t *p, size_t avail)
-{
-	static const uint8_t fixed[256] = {
-		[0xc0] = 1,
-		[0xc2] = 1,
-		[0xc3] = 1,
-		[0xca] = 5,
-		[0xcb] = 9,
-		[0xcc] = 2,
-		[0xcd] = 3,
-		[0xce] = 5,
-		[0xcf] = 9,
-		[0xd0] = 2,
-		[0xd1] = 3,
-		[0xd2] = 5,
-		[0xd3] = 9,
-	};
-	size_t hdr, body;
-	uint8_t b;
-
-	if (avail == 0)
-		return 0;
-	b = p[0];
-	if (b <= 0x7f || b >= 0xe0) {
-		hdr = 1;
-		body = 0;
-	} else if (b >= 0xa0 && b <= 0xbf) {
-		hdr = 1;
-		body = b & 0x1f;
-	} else if (b == 0xc4 || b == 0xd9) {
-		hdr = 2;
-		if (avail < hdr)
-			return 0;
-		body = p[1];
-	} else if (b == 0xc5 || b == 0xda) {
-		hdr = 3;
-		if (avail < hdr)
-			return 0;
-		body = be16(p + 1);
-	} else if (b == 0xc6 || b == 0xdb) {
-		hdr = 5;
-		if (avail < hdr)
-			return 0;
-		body = be32(p + 1);
-	} else if (fixed[b]) {
-		hdr = fixed[b];
-		body = 0;
-	} else {
-		return 0;
-	}
-	if (hdr > avail || body > avail - hdr)
-		return 0;
-	return hdr + body;
-}
-
-/* Reads an array header: its size in *n, returns the header's size or 0 if it is not one. */
-static size_t array_header(const uint8_t *p, size_t avail, uint32_t *n)
-{
-	if (avail >= 1 && p[0] >= 0x90 && p[0] <= 0x9f) {
-		*n = p[0] & 0x0f;
-		return 1;
-	}
-	if (avail >= 3 && p[0] == 0xdc) {
-		*n = be16(p + 1);
-		return 3;
-	}
-	if (avail >= 5 && p[0] == 0xdd) {
-		*n = be32(p + 1);
-		return 5;
-	}
-	return 0;
-}
-
 static int copy_str(const msgpack_object *o, char *dst, size_t size)
 {
 	if (o->type != MSGPACK_OBJECT_STR || o->via.str.size >= size)
@@ -277,10 +192,10 @@ int pl_bus_decode(const uint8_t *buf, size_t len, size_t max_size, struct pl_bus
 	memset(m, 0, sizeof(*m));
 
 	/* Shape first, without allocating: an array whose elements are all scalars. */
-	pos = array_header(buf, len, &n);
+	pos = pl_mp_array_header(buf, len, &n);
 	if (pos == 0 || n == 0)
 		return -EBADMSG;
-	sz = scalar_size(buf + pos, len - pos);
+	sz = pl_mp_scalar_size(buf + pos, len - pos);
 	if (sz == 0)
 		return -EBADMSG;
 	rc = check_version(buf + pos, sz);
@@ -289,7 +204,7 @@ int pl_bus_decode(const uint8_t *buf, size_t len, size_t max_size, struct pl_bus
 	if (n != N_FIELDS)
 		return -EBADMSG;
 	for (uint32_t i = 0; i < N_FIELDS; i++) {
-		sz = scalar_size(buf + pos, len - pos);
+		sz = pl_mp_scalar_size(buf + pos, len - pos);
 		if (sz == 0)
 			return -EBADMSG;
 		pos += sz;

@@ -2,6 +2,7 @@
 /* msgpack codecs of the dataplane's bus objects. Decoding walks one map, rejects unknown or
  * repeated keys and anything of the wrong type or size, and fills the struct only on success. */
 #include "pl_objects.h"
+#include "pl_msgpack.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -190,110 +191,14 @@ static int key_is(const msgpack_object *k, const char *name)
 	       memcmp(k->via.str.ptr, name, n) == 0;
 }
 
-static uint32_t be16(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 8 | p[1];
-}
-
-static uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-#define SHAPE_DEPTH 3 /* map -> array -> string: the deepest an object goes */
-
-/* Size of the msgpack object at p (header and everything inside), or 0 if it is truncated,
- * nested deeper than depth, an extension or the reserved byte. msgpack-c allocates for the
- * element count a container header claims before it reads one element (a map32 header of 5
- * bytes asks for 64 GiB): walking the shape first, without allocating, keeps every count
- * within the bytes that are there. */
-static size_t shape_size(const uint8_t *p, size_t avail, int depth)
-{
-	static const uint8_t fixed[256] = {
-		[0xc0] = 1,
-		[0xc2] = 1,
-		[0xc3] = 1,
-		[0xca] = 5,
-		[0xcb] = 9,
-		[0xcc] = 2,
-		[0xcd] = 3,
-		[0xce] = 5,
-		[0xcf] = 9,
-		[0xd0] = 2,
-		[0xd1] = 3,
-		[0xd2] = 5,
-		[0xd3] = 9,
-	};
-	size_t hdr, body = 0, items = 0;
-	bool container = false;
-	uint8_t b;
-
-	if (avail == 0)
-		return 0;
-	b = p[0];
-	if (b <= 0x7f || b >= 0xe0) {
-		hdr = 1;
-	} else if (b >= 0xa0 && b <= 0xbf) {
-		hdr = 1;
-		body = b & 0x1f;
-	} else if (b == 0xc4 || b == 0xd9) {
-		hdr = 2;
-		if (avail < hdr)
-			return 0;
-		body = p[1];
-	} else if (b == 0xc5 || b == 0xda) {
-		hdr = 3;
-		if (avail < hdr)
-			return 0;
-		body = be16(p + 1);
-	} else if (b == 0xc6 || b == 0xdb) {
-		hdr = 5;
-		if (avail < hdr)
-			return 0;
-		body = be32(p + 1);
-	} else if (b >= 0x80 && b <= 0x9f) {
-		hdr = 1;
-		items = (size_t)(b & 0x0f) << (b < 0x90);
-		container = true;
-	} else if (b == 0xdc || b == 0xde) {
-		hdr = 3;
-		if (avail < hdr)
-			return 0;
-		items = (size_t)be16(p + 1) << (b == 0xde);
-		container = true;
-	} else if (b == 0xdd || b == 0xdf) {
-		hdr = 5;
-		if (avail < hdr)
-			return 0;
-		items = (size_t)be32(p + 1) << (b == 0xdf);
-		container = true;
-	} else if (fixed[b]) {
-		hdr = fixed[b];
-	} else {
-		return 0;
-	}
-	if (hdr > avail || body > avail - hdr)
-		return 0;
-	if (!container)
-		return hdr + body;
-	/* A container: each element takes at least a byte. */
-	if (depth <= 1 || items > avail - hdr)
-		return 0;
-	size_t pos = hdr;
-	for (size_t i = 0; i < items; i++) {
-		size_t sz = shape_size(p + pos, avail - pos, depth - 1);
-		if (sz == 0)
-			return 0;
-		pos += sz;
-	}
-	return pos;
-}
+#define PL_OBJ_SHAPE_DEPTH 3 /* map -> array -> string: the deepest an object goes */
 
 /* Unpacks exactly one map from buf into u; -EBADMSG otherwise. */
 static int unpack_map(const uint8_t *buf, size_t len, msgpack_unpacked *u)
 {
 	size_t off = 0;
-	if (len == 0 || len > PL_OBJ_MAX_SIZE || shape_size(buf, len, SHAPE_DEPTH) != len)
+	if (len == 0 || len > PL_OBJ_MAX_SIZE ||
+		pl_mp_shape_size(buf, len, PL_OBJ_SHAPE_DEPTH) != len)
 		return -EBADMSG;
 	if (msgpack_unpack_next(u, (const char *)buf, len, &off) != MSGPACK_UNPACK_SUCCESS ||
 		off != len || u->data.type != MSGPACK_OBJECT_MAP)
