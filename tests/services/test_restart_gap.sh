@@ -14,7 +14,8 @@
 # queued is lost with a dead io-worker) or the receiver's UDP errors; the counters also count
 # other traffic, so counted >= lost is checked, and both are printed.
 # Pool and rings must be back to their start. PODLANE_GAP_KILLS (default 5) and
-# PODLANE_GAP_RATE (default 2000) size it; `./podlane bench restart` runs it with 20 kills,
+# PODLANE_GAP_RATE (default 2000) size it; PODLANE_GAP_PROBE=1 (diagnosis) kills nothing and
+# starts a DPDK secondary KILLS times instead, to see what a secondary's start costs; `./podlane bench restart` runs it with 20 kills,
 # with and without standbys, and prints JSON lines (PODLANE_GAP_RESULTS).
 . "$(dirname "$0")/services_lib.sh"
 
@@ -107,7 +108,7 @@ print(a.recv(1)); a.close(); p.wait()' "$SVC_DIR/podlane-router" -c "$T_CONF" --
 	sleep_until $(($(tail -1 "$KILLS_FILE" | awk '{print $2}') + 1500))
 	touch "$STOP"
 	wait "$SEND"
-	sleep 1
+	sleep_until $(($(now_ms) + 1000)) # what is on its way arrives
 	touch "$STOP_RECV"
 	wait "$RECV"
 	python3 "$GAP_TOOL" report "$T_DIR/recv.json" "$KILLS_FILE" 1200 | while read -r l; do log "$l"; done
