@@ -158,7 +158,7 @@ if [ -n "$RESULTS" ]; then
 	# Start times from the supervisor's log: cold starts (start -> ready) and standbys
 	# (start -> warm), and what the warm standbys cost while idle (streams stopped).
 	starts=$(grep -o 'ready (pid [0-9]*) [0-9]* ms after its start' "$T_DIR/supervisor.log" | awk '{print $4}' | paste -sd, -)
-	warms=$(grep -o 'standby [a-z-]* (pid [0-9]*) warm after [0-9]* ms' "$T_DIR/supervisor.log" | awk '{print $6}' | paste -sd, -)
+	warms=$(grep -o 'standby [a-z-]* (pid [0-9]*) warm after [0-9]* ms' "$T_DIR/supervisor.log" | awk '{print $7}' | paste -sd, -)
 	sb_pids=$(ctl -j services/show | jq -r '.[] | .standby_pid // 0 | select(. > 0)' | paste -sd' ' -)
 	pss=0 ticks0=0 ticks1=0
 	for p in $sb_pids; do
