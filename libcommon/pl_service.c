@@ -23,6 +23,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "pl_log.h"
+#include "pl_proc.h"
 #include "pl_sock.h"
 #include "pl_util.h"
 
@@ -71,8 +72,24 @@ static int wake_path(const struct pl_config *cfg, enum pl_svc_id id, struct sock
 	return 0;
 }
 
-/* One instance per service and run directory: a second one would steal the sockets. */
-static int take_lock(struct pl_service *s, const char *prog)
+/* The lock is ours: record our pid in it (for the message a second instance prints). */
+static void lock_taken(struct pl_service *s)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, (size_t)n, 0) < 0)
+		PL_WARN("main", "cannot write our pid to %s.lock", s->name);
+	s->lock_pending_since_ms = 0;
+}
+
+/* One instance per service and run directory: a second one would steal the sockets.
+ * taking_over: a standby the supervisor told to take over. If the process it replaces was
+ * killed as hung, the supervisor lets it go as soon as that process runs no more code, but the
+ * kernel releases that process's lock only once it has finished exiting (its memory torn down:
+ * up to hundreds of ms on a loaded node). A lock held by a process that is exiting is
+ * therefore taken later (pl_service_housekeeping retries it); one held by a live process is
+ * an error, as at a start. */
+static int take_lock(struct pl_service *s, const char *prog, bool taking_over)
 {
 	char path[PL_CONFIG_STR_SIZE + 64];
 	snprintf(path, sizeof(path), "%s/%s.lock", s->cfg.run_dir, s->name);
@@ -81,21 +98,51 @@ static int take_lock(struct pl_service *s, const char *prog)
 		fprintf(stderr, "%s: cannot open %s: %s\n", prog, path, strerror(errno));
 		return -errno;
 	}
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		char buf[32] = "";
-		ssize_t n = pread(s->lock_fd, buf, sizeof(buf) - 1, 0);
-		buf[n > 0 ? n : 0] = '\0';
-		fprintf(stderr, "%s: another %s is running in %s (pid %s)\n", prog, prog,
-			s->cfg.run_dir, buf[0] ? buf : "?");
-		close(s->lock_fd);
-		s->lock_fd = -1;
-		return -EBUSY;
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+		lock_taken(s);
+		return 0;
 	}
-	char pid[32];
-	int n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (ftruncate(s->lock_fd, 0) == 0 && pwrite(s->lock_fd, pid, (size_t)n, 0) < 0)
-		PL_WARN("main", "cannot write pid to %s", path);
-	return 0;
+	char buf[32] = "";
+	ssize_t n = pread(s->lock_fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	char *end;
+	long holder = strtol(buf, &end, 10);
+	if (taking_over && end != buf && holder > 0 && holder != getpid() &&
+		pl_proc_exiting((pid_t)holder)) {
+		s->lock_pending_since_ms = pl_now_ms();
+		PL_INFO("main",
+			"the lock is still held by pid %ld, which is exiting: taken once "
+			"it is released",
+			holder);
+		return 0;
+	}
+	if (taking_over && flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+		lock_taken(s); /* released while we looked at the holder */
+		return 0;
+	}
+	fprintf(stderr, "%s: another %s is running in %s (pid %s)\n", prog, prog, s->cfg.run_dir,
+		buf[0] ? buf : "?");
+	close(s->lock_fd);
+	s->lock_fd = -1;
+	return -EBUSY;
+}
+
+/* A lock left pending at a take-over: taken as soon as the exiting holder releases it. */
+static void retry_lock(struct pl_service *s, uint64_t now_ms)
+{
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+		PL_INFO("main", "lock taken, %llu ms after the take-over",
+			(unsigned long long)(now_ms - s->start_ms));
+		lock_taken(s);
+		return;
+	}
+	/* Warned once: a process that never finishes exiting (stuck in the kernel), or a second
+	 * instance that took the lock in between. Kept trying. */
+	if (now_ms - s->lock_pending_since_ms >= 5000 && !s->lock_pending_warned) {
+		s->lock_pending_warned = true;
+		PL_WARN("main", "the lock of %s is still held by another process after 5 s",
+			s->name);
+	}
 }
 
 /* What makes this process the service: the lock, the admin and wake sockets, its slot in the
@@ -105,7 +152,7 @@ static int activate(struct pl_service *s)
 	char prog[64];
 	int rc;
 	snprintf(prog, sizeof(prog), "podlane-%s", s->name);
-	rc = take_lock(s, prog);
+	rc = take_lock(s, prog, s->took_over);
 	if (rc < 0)
 		return rc;
 	/* The supervisor creates the segment itself, after it has reaped stale children. */
@@ -497,6 +544,8 @@ void pl_service_housekeeping(struct pl_service *s, uint64_t now_ms)
 	}
 	if (s->signal_fd >= 0)
 		handle_signals(s);
+	if (s->lock_pending_since_ms)
+		retry_lock(s, now_ms);
 	if (s->shm && now_ms - s->last_heartbeat_ms >= s->heartbeat_period_ms) {
 		s->last_heartbeat_ms = now_ms;
 		__atomic_store_n(&s->shm->live[s->id].heartbeat_ms, now_ms, __ATOMIC_RELAXED);

@@ -33,6 +33,8 @@ struct pl_service {
 	int wake_fd;
 	int signal_fd;
 	int lock_fd;
+	uint64_t lock_pending_since_ms; /* 0, or since when the lock is waited for (take-over) */
+	bool lock_pending_warned;
 	bool stop;
 	uint64_t watchdog_usec;
 	uint64_t last_watchdog_ms;

@@ -42,6 +42,7 @@ struct child {
 	struct standby sb;
 	/* hang detection (supervisor_hang.c) */
 	bool hung; /* killed as hung: its exit is reported so */
+	uint64_t killed_ms; /* when the hung process was sent SIGKILL */
 	uint32_t hangs; /* hangs detected */
 	bool hang_stuck; /* input queued and not moving since hang_since_ms */
 	uint32_t hang_progress;
@@ -51,10 +52,26 @@ struct child {
 	uint64_t suspect_ticks; /* its CPU time then */
 };
 
+/* A process killed as hung that no longer runs (every thread in the kernel's exit path) but
+ * has not finished exiting: its service has moved on; it is reaped when its pidfd says so. */
+struct corpse {
+	pid_t pid;
+	int pidfd;
+	enum pl_svc_id id;
+	uint64_t since_ms; /* when it was found no longer running */
+};
+
+/* Poll items children_poll_items may fill: each service's pidfd, its standby's pidfd and
+ * socket, and the corpses. */
+#define SUPERVISOR_CORPSES_MAX (2 * PL_SVC_MAX)
+#define CHILDREN_POLL_ITEMS_MAX (3 * PL_SVC_MAX + SUPERVISOR_CORPSES_MAX)
+
 struct supervisor {
 	struct pl_service s;
 	struct pl_dp dp;
 	struct child children[PL_SVC_MAX];
+	struct corpse corpses[SUPERVISOR_CORPSES_MAX];
+	int n_corpses;
 	char bin_dir[PL_CONFIG_STR_SIZE];
 	const char *config_arg; /* -c value to pass on, NULL if none */
 	const char *log_arg; /* -l value to pass on, NULL if none */
@@ -73,7 +90,8 @@ int children_spawn(struct supervisor *sv, enum pl_svc_id id);
 /* Handles exits (pidfds ready), readiness, ready timeouts and due restarts. Returns the ms
  * until the next due event. */
 int children_poll(struct supervisor *sv, uint64_t now_ms);
-/* Fills poll items for every running child's pidfd; returns how many. */
+/* Fills poll items for every running child's pidfd, its standby's pidfd and socket, and the
+ * corpses' pidfds (at most CHILDREN_POLL_ITEMS_MAX); returns how many. */
 int children_poll_items(struct supervisor *sv, zmq_pollitem_t *items, int max);
 int children_start_all(struct supervisor *sv);
 void children_stop_all(struct supervisor *sv);

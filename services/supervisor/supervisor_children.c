@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "pl_log.h"
+#include "pl_proc.h"
 
 /* Start order: consumers before their producers. Stop order is the reverse. */
 static const enum pl_svc_id start_order[] = {
@@ -348,6 +349,8 @@ static void standby_stop(struct supervisor *sv, struct child *c)
 int children_poll_items(struct supervisor *sv, zmq_pollitem_t *items, int max)
 {
 	int n = 0;
+	for (int i = 0; i < sv->n_corpses && n < max; i++)
+		items[n++] = (zmq_pollitem_t){ .fd = sv->corpses[i].pidfd, .events = ZMQ_POLLIN };
 	for (int i = 0; i < PL_SVC_MAX && n < max; i++) {
 		const struct child *c = &sv->children[i];
 		if (c->pidfd >= 0)
@@ -364,11 +367,13 @@ int children_poll_items(struct supervisor *sv, zmq_pollitem_t *items, int max)
  * what it started, so repair and reclaim before anything else runs. */
 static void after_death(struct supervisor *sv, struct child *c)
 {
-	close(c->pidfd);
+	if (c->pidfd >= 0)
+		close(c->pidfd);
 	c->pidfd = -1;
 	c->pid = 0;
 	c->ready_seen = false;
 	c->hung = false;
+	c->killed_ms = 0;
 	c->hang_stuck = false;
 	c->hang_checked_ms = 0;
 	c->suspect_since_ms = 0;
@@ -380,13 +385,10 @@ static void after_death(struct supervisor *sv, struct child *c)
 		reclaim_after_death(sv, c->id);
 }
 
-/* Reaps child c if it has exited; true if it did. */
-static bool reap(struct supervisor *sv, struct child *c, bool stopping)
+/* Child c's process r is dead (status as from waitpid): report it, repair and reclaim, and
+ * hand the service to its standby or schedule its restart. */
+static void died(struct supervisor *sv, struct child *c, pid_t r, int status, bool stopping)
 {
-	int status;
-	pid_t r = waitpid(c->pid, &status, WNOHANG);
-	if (r != c->pid)
-		return false;
 	uint64_t now = pl_now_ms();
 	struct pl_svc_sup *sup = &sv->s.shm->sup[c->id];
 	describe_exit(status, c->last_exit, sizeof(c->last_exit));
@@ -404,10 +406,10 @@ static bool reap(struct supervisor *sv, struct child *c, bool stopping)
 	if (stopping) {
 		publish(sv, c, PL_STATE_STOPPED);
 		PL_INFO("children", "%s stopped (%s)", pl_svc_name(c->id), c->last_exit);
-		return true;
+		return;
 	}
 	if (standby_take_over(sv, c, now, r))
-		return true;
+		return;
 	/* Doubling back-off, reset after a quiet period. */
 	if (now - c->started_ms >= sv->s.cfg.supervisor.quiet_ms)
 		c->backoff_ms = sv->s.cfg.supervisor.backoff_min_ms;
@@ -419,7 +421,71 @@ static bool reap(struct supervisor *sv, struct child *c, bool stopping)
 	c->backoff_ms = next > sv->s.cfg.supervisor.backoff_max_ms
 				? sv->s.cfg.supervisor.backoff_max_ms
 				: (uint32_t)next;
+}
+
+/* Reaps child c if it has exited; true if it did. */
+static bool reap(struct supervisor *sv, struct child *c, bool stopping)
+{
+	int status;
+	pid_t r = waitpid(c->pid, &status, WNOHANG);
+	if (r != c->pid)
+		return false;
+	died(sv, c, r, status, stopping);
 	return true;
+}
+
+/* A process killed as hung runs no more user code once all its threads are exiting; the
+ * kernel may still take a while to free its memory (hundreds of ms for a DPDK process on a
+ * loaded node). Its service moves on then: the process becomes a corpse, reaped later.
+ * True if it did. */
+static bool bury_hung(struct supervisor *sv, struct child *c, uint64_t now, uint64_t *next)
+{
+	if (!c->hung || !c->killed_ms)
+		return false;
+	if (sv->n_corpses == SUPERVISOR_CORPSES_MAX || !pl_proc_exiting(c->pid)) {
+		/* Look again in a millisecond; after a second, wait for the pidfd alone. */
+		if (now - c->killed_ms < 1000)
+			earliest(next, now + 1);
+		return false;
+	}
+	sv->corpses[sv->n_corpses++] =
+		(struct corpse){ .pid = c->pid, .pidfd = c->pidfd, .id = c->id, .since_ms = now };
+	PL_INFO("children", "%s (pid %d) no longer runs, %llu ms after SIGKILL", pl_svc_name(c->id),
+		(int)c->pid, (unsigned long long)(now - c->killed_ms));
+	c->pidfd = -1; /* the corpse's now */
+	died(sv, c, c->pid, SIGKILL, false); /* a status as waitpid gives it: killed by SIGKILL */
+	return true;
+}
+
+/* Reaps the corpses that have finished exiting. wait_ms: how long to wait for the others
+ * (at a stop; one stuck in the kernel is left to init after that). */
+static void reap_corpses(struct supervisor *sv, uint32_t wait_ms)
+{
+	uint64_t deadline = pl_now_ms() + wait_ms;
+	for (;;) {
+		for (int i = 0; i < sv->n_corpses;) {
+			struct corpse *k = &sv->corpses[i];
+			int status;
+			pid_t r = waitpid(k->pid, &status, WNOHANG);
+			if (r != k->pid && !(r < 0 && errno == ECHILD)) {
+				i++;
+				continue;
+			}
+			PL_INFO("children",
+				"hung %s (pid %d) finished exiting %llu ms after it stopped "
+				"running",
+				pl_svc_name(k->id), (int)k->pid,
+				(unsigned long long)(pl_now_ms() - k->since_ms));
+			close(k->pidfd);
+			*k = sv->corpses[--sv->n_corpses];
+		}
+		if (!sv->n_corpses || pl_now_ms() >= deadline)
+			break;
+		usleep(5000);
+	}
+	for (int i = 0; wait_ms && i < sv->n_corpses; i++)
+		PL_WARN("children", "hung %s (pid %d) has not finished exiting",
+			pl_svc_name(sv->corpses[i].id), (int)sv->corpses[i].pid);
 }
 
 /* A spawned child that is not ready yet: notice readiness, or kill it at the deadline. */
@@ -501,11 +567,12 @@ static void watch_unmanaged(struct supervisor *sv, struct child *c, uint64_t now
 int children_poll(struct supervisor *sv, uint64_t now_ms)
 {
 	uint64_t next = now_ms + sv->s.cfg.pipeline.sleep_ms;
+	reap_corpses(sv, 0);
 	for (int i = 1; i < PL_SVC_MAX; i++) {
 		struct child *c = &sv->children[i];
 		if (!c->managed)
 			watch_unmanaged(sv, c, now_ms, &next);
-		else if (c->pid && !reap(sv, c, false)) {
+		else if (c->pid && !reap(sv, c, false) && !bury_hung(sv, c, now_ms, &next)) {
 			if (!c->ready_seen)
 				check_ready(sv, c, now_ms, &next);
 			else
@@ -520,6 +587,7 @@ int children_poll(struct supervisor *sv, uint64_t now_ms)
 
 void children_stop_all(struct supervisor *sv)
 {
+	reap_corpses(sv, sv->s.cfg.supervisor.stop_timeout_ms);
 	for (int i = 1; i < PL_SVC_MAX; i++)
 		standby_stop(sv, &sv->children[i]);
 	for (int k = (int)(sizeof(start_order) / sizeof(start_order[0])) - 1; k >= 0; k--) {

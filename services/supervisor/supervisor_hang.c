@@ -27,6 +27,7 @@
 #include <rte_ring.h>
 
 #include "pl_log.h"
+#include "pl_proc.h"
 #include "supervisor.h"
 
 /* Packets queued for service `id` over its input rings, and the sum of their consumer
@@ -53,26 +54,6 @@ static uint32_t input_state(
 	return queued;
 }
 
-/* The process's state letter and CPU time (utime + stime, clock ticks) from /proc. */
-static bool proc_state(pid_t pid, char *state, uint64_t *ticks)
-{
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	FILE *f = fopen(path, "re");
-	if (!f)
-		return false;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	const char *p = strrchr(buf, ')'); /* the command may hold spaces and parentheses */
-	unsigned long long ut, st;
-	if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", state, &ut,
-			  &st) != 3)
-		return false;
-	*ticks = ut + st;
-	return true;
-}
-
 /* A suspected hang confirmed: how (for the log), or NULL while it is not (yet). Stopped
  * (SIGSTOP, a debugger): at once. Asleep in the kernel past what it announced: at once (a
  * deadlock, or a descriptor that never wakes it). Runnable: only once it has spent at least half
@@ -80,11 +61,11 @@ static bool proc_state(pid_t pid, char *state, uint64_t *ticks)
  * is waiting for a CPU on an overloaded node and is given time (up to 10 limits). */
 static const char *confirm(struct child *c, uint64_t now, uint32_t limit)
 {
-	char state;
-	uint64_t ticks;
-	if (!proc_state(c->pid, &state, &ticks))
+	struct pl_proc_stat st;
+	if (!pl_proc_stat(c->pid, &st))
 		return NULL; /* gone: reaped through its pidfd */
-	switch (state) {
+	uint64_t ticks = st.cpu_ticks;
+	switch (st.state) {
 	case 'T':
 	case 't':
 		return "stopped";
@@ -187,4 +168,6 @@ void hang_check(
 	c->hang_checked_ms = 0;
 	supervisor_count(sv, PL_SUP_HANGS, 1);
 	kill(c->pid, SIGKILL);
+	c->killed_ms = now;
+	earliest(next, now + 1); /* children_poll looks for it exiting */
 }

@@ -113,8 +113,8 @@ static void loop(struct supervisor *sv)
 		int bus_wait = supervisor_bus_poll(sv, now);
 		if (bus_wait >= 0 && bus_wait < wait)
 			wait = bus_wait;
-		zmq_pollitem_t items[PL_SVC_MAX + 4];
-		int n = children_poll_items(sv, items, PL_SVC_MAX);
+		zmq_pollitem_t items[CHILDREN_POLL_ITEMS_MAX + 3];
+		int n = children_poll_items(sv, items, CHILDREN_POLL_ITEMS_MAX);
 		items[n++] = (zmq_pollitem_t){ .socket = pl_bus_producer_socket(sv->bus),
 			.events = ZMQ_POLLIN };
 		int fds[2];
