@@ -55,6 +55,7 @@ struct link_info {
 	uint32_t mtu;
 	unsigned int flags;
 	bool is_tun; /* IFLA_INFO_KIND "tun": a TUN or TAP device */
+	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped;
 };
 
 /* ---- netlink plumbing ---------------------------------------------------------------------- */
@@ -357,6 +358,10 @@ static int link_query(struct nlc *c, int ifindex, const char *name, struct link_
 	li->flags = rtnl_link_get_flags(link);
 	kind = rtnl_link_get_type(link);
 	li->is_tun = kind && !strcmp(kind, "tun");
+	li->rx_packets = rtnl_link_get_stat(link, RTNL_LINK_RX_PACKETS);
+	li->tx_packets = rtnl_link_get_stat(link, RTNL_LINK_TX_PACKETS);
+	li->rx_dropped = rtnl_link_get_stat(link, RTNL_LINK_RX_DROPPED);
+	li->tx_dropped = rtnl_link_get_stat(link, RTNL_LINK_TX_DROPPED);
 	rtnl_link_put(link);
 	return 0;
 }
@@ -2290,6 +2295,36 @@ int pl_nl_pod_tun_delete(const char *netns_path, const char *ifname)
 	if (rc == 0)
 		rc = pl_nl_link_delete(ifname);
 	rc2 = netns_leave(orig);
+	return rc ?: rc2;
+}
+
+int pl_nl_link_stats(const char *netns_path, const char *ifname, struct pl_nl_link_stats *st)
+{
+	int orig = -1, rc, rc2 = 0;
+
+	if (!name_ok(ifname) || !st)
+		return -EINVAL;
+	if (netns_path && netns_path[0]) {
+		rc = netns_enter(netns_path, &orig);
+		if (rc)
+			return rc;
+	}
+	struct nlc c;
+	struct link_info li;
+	rc = nlc_open(&c);
+	if (rc == 0) {
+		rc = link_query(&c, 0, ifname, &li);
+		nlc_close(&c);
+	}
+	if (orig >= 0)
+		rc2 = netns_leave(orig);
+	if (rc == 0) {
+		st->is_tun = li.is_tun;
+		st->rx_packets = li.rx_packets;
+		st->tx_packets = li.tx_packets;
+		st->rx_dropped = li.rx_dropped;
+		st->tx_dropped = li.tx_dropped;
+	}
 	return rc ?: rc2;
 }
 

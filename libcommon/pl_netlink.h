@@ -178,6 +178,18 @@ int pl_nl_pod_tun_open(const char *netns_path, const char *ifname, int flags);
  * left alone (-EEXIST). 0, -ENODEV or -errno. */
 int pl_nl_pod_tun_delete(const char *netns_path, const char *ifname);
 
+/* A link's kernel counters (IFLA_STATS64). For a TUN/TAP, tx is the kernel's side toward the
+ * descriptor's reader: tx_dropped counts what its queue could not hold (the reader away or
+ * behind); rx_dropped what the reader wrote that the kernel dropped. */
+struct pl_nl_link_stats {
+	bool is_tun; /* a TUN or TAP device */
+	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped;
+};
+
+/* Counters of link ifname in the netns at netns_path (NULL or "": the calling thread's; a
+ * setns() in and back, as pl_nl_pod_tun_open). 0, -ENODEV, -EINVAL, -ENOENT or -errno. */
+int pl_nl_link_stats(const char *netns_path, const char *ifname, struct pl_nl_link_stats *st);
+
 /* Parses "10.1.2.3/24" or "fd00::1/64" into a (scope and flags zero). Without a prefix the
  * prefix is /32 or /128. Returns 0 or -EINVAL. */
 int pl_nl_addr_parse(const char *s, struct pl_nl_addr *a);

@@ -5,6 +5,7 @@
 #ifndef SUPERVISOR_H
 #define SUPERVISOR_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -80,8 +81,11 @@ struct supervisor {
 	struct pl_bus_producer *bus; /* publishes kind "service" */
 	uint64_t bus_rejected_seen;
 	uint64_t local[PL_SUP_MAX];
-	/* io-worker's port descriptors, kept across its deaths (pl_fdstore.h) */
+	/* io-worker's port descriptors, kept across its deaths (pl_fdstore.h). The main thread
+	 * changes it under fdstore_lock; the metrics thread reads the ports' names under it. */
 	struct pl_fdstore fdstore;
+	pthread_mutex_t fdstore_lock;
+	bool fdstore_open;
 };
 
 /* children */

@@ -123,7 +123,9 @@ static void loop(struct supervisor *sv)
 			items[n++] = (zmq_pollitem_t){ .fd = fds[i], .events = ZMQ_POLLIN };
 		pl_service_sleep(&sv->s, wait, items, n);
 		uint64_t rej = sv->fdstore.rejected;
+		pthread_mutex_lock(&sv->fdstore_lock);
 		pl_fdstore_handle(&sv->fdstore, sv->children[PL_SVC_IO_WORKER].pid);
+		pthread_mutex_unlock(&sv->fdstore_lock);
 		if (sv->fdstore.rejected != rej)
 			supervisor_count(sv, PL_SUP_FDSTORE_REJECTED, sv->fdstore.rejected - rej);
 	}
@@ -131,7 +133,7 @@ static void loop(struct supervisor *sv)
 
 int main(int argc, char **argv)
 {
-	static struct supervisor sv;
+	static struct supervisor sv = { .fdstore_lock = PTHREAD_MUTEX_INITIALIZER };
 	bool restore = false;
 	const struct pl_service_flag flags[] = {
 		{ "restore", &restore },
@@ -222,7 +224,10 @@ int main(int argc, char **argv)
 		nofile.rlim_cur = nofile.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &nofile);
 	}
+	pthread_mutex_lock(&sv.fdstore_lock);
 	rc = pl_fdstore_open(&sv.fdstore, sv.s.cfg.run_dir);
+	sv.fdstore_open = rc == 0;
+	pthread_mutex_unlock(&sv.fdstore_lock);
 	if (rc < 0) {
 		PL_ERR("main", "cannot open the port descriptor store in %s: %s", sv.s.cfg.run_dir,
 			strerror(-rc));
@@ -237,7 +242,10 @@ int main(int argc, char **argv)
 out_children:
 	children_stop_all(&sv);
 	/* io-worker is gone for good: the ports' kept descriptors go too. */
+	pthread_mutex_lock(&sv.fdstore_lock);
+	sv.fdstore_open = false;
 	pl_fdstore_close(&sv.fdstore);
+	pthread_mutex_unlock(&sv.fdstore_lock);
 out_metrics:
 	metrics_stop(&sv);
 out_eal:

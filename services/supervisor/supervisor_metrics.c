@@ -14,6 +14,8 @@
 #include <microhttpd.h>
 
 #include "pl_log.h"
+#include "pl_netlink.h"
+#include "pl_util.h"
 
 struct buf {
 	char *p;
@@ -45,6 +47,61 @@ static void out(struct buf *b, const char *fmt, ...)
 		b->p = p;
 		b->cap = cap;
 	}
+}
+
+/* v as a Prometheus label value into dst (backslash, double quote and newline escaped;
+ * the text format's rule). */
+static const char *label_value(char *dst, size_t size, const char *v)
+{
+	size_t k = 0;
+	for (; *v && k + 3 < size; v++) {
+		if (*v == '\\' || *v == '"' || *v == '\n')
+			dst[k++] = '\\';
+		dst[k++] = *v == '\n' ? 'n' : *v;
+	}
+	dst[k] = '\0';
+	return dst;
+}
+
+/* The kernel's count of what a kept TUN/TAP port's queue toward io-worker could not hold (its
+ * tx_dropped): packets a pod or the host sent while io-worker was away or behind. With the
+ * descriptors kept (pl_fdstore.h) nothing else a dead io-worker leaves is lost uncounted.
+ * Read from each port's netns in this (the metrics) thread. */
+static void render_tun_drops(struct supervisor *sv, struct buf *b)
+{
+	struct port_name {
+		char name[PL_OBJ_NAME_SIZE];
+		char netns[PL_OBJ_NETNS_SIZE];
+	};
+	struct port_name *ports = NULL;
+	unsigned int n = 0;
+	pthread_mutex_lock(&sv->fdstore_lock);
+	if (sv->fdstore_open && sv->fdstore.n)
+		ports = malloc(sv->fdstore.n * sizeof(*ports));
+	for (unsigned int i = 0; ports && i < PL_DIM(sv->fdstore.e) && n < sv->fdstore.n; i++) {
+		const struct pl_fdstore_entry *e = &sv->fdstore.e[i];
+		if (e->fd < 0)
+			continue;
+		memcpy(ports[n].name, e->name, sizeof(ports[n].name));
+		memcpy(ports[n].netns, e->netns, sizeof(ports[n].netns));
+		n++;
+	}
+	pthread_mutex_unlock(&sv->fdstore_lock);
+	out(b, "# HELP podlane_tun_queue_dropped_total Packets the kernel dropped because a "
+	       "pod's tun (or the host tap) queue toward io-worker was full: the device's "
+	       "tx_dropped.\n# TYPE podlane_tun_queue_dropped_total counter\n");
+	for (unsigned int i = 0; i < n; i++) {
+		struct pl_nl_link_stats st;
+		/* A pod deleted meanwhile (-ENODEV, -ENOENT), or an uplink (not a tun): no line. */
+		if (pl_nl_link_stats(ports[i].netns, ports[i].name, &st) < 0 || !st.is_tun)
+			continue;
+		char name[2 * PL_OBJ_NAME_SIZE], netns[2 * PL_OBJ_NETNS_SIZE];
+		out(b, "podlane_tun_queue_dropped_total{interface=\"%s\",netns=\"%s\"} %llu\n",
+			label_value(name, sizeof(name), ports[i].name),
+			label_value(netns, sizeof(netns), ports[i].netns),
+			(unsigned long long)st.tx_dropped);
+	}
+	free(ports);
 }
 
 static void render(struct supervisor *sv, struct buf *b)
@@ -103,6 +160,7 @@ static void render(struct supervisor *sv, struct buf *b)
 	for (int i = 0; i < PL_RING_MAX; i++)
 		out(b, "podlane_ring_packets{ring=\"%s\"} %u\n", pl_ring_defs[i].name,
 			rte_ring_count(sv->dp.rings[i]));
+	render_tun_drops(sv, b);
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url,

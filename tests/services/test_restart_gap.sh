@@ -75,6 +75,13 @@ wait_for 10 "receiver listening" listening || fail "receiver: $(cat "$T_DIR/recv
 # Counters on both sides of the accounting, before the streams start.
 iow_drops() { ctl -s io-worker -j counters/show | jq '[to_entries[] | select(.key | startswith("drop_")) | .value] | add'; }
 tun_tx_dropped() { ip -n "$P1" -s -j link show eth0 | jq '.[0].stats64.tx.dropped'; }
+# The same count as podlane exports it (the supervisor, in the node netns, reads it from the
+# pod's).
+tun_metric() {
+	in_node curl -sf --max-time 5 "http://127.0.0.1:$T_PORT/metrics" >"$T_DIR/metrics.txt" || return 1
+	awk -v ns="$P1" '$1 ~ /^podlane_tun_queue_dropped_total\{interface="eth0",netns="/ &&
+		index($1, ns "\"}") { print $2; found = 1 } END { exit !found }' "$T_DIR/metrics.txt"
+}
 udp_rx_errors() { ip netns exec "$P2" cat /proc/net/snmp | awk '/^Udp:/ { if (h) { print $4 + 0; exit } h = 1 }'; }
 udp6_rx_errors() { ip netns exec "$P2" awk '$1 == "Udp6InErrors" { print $2 }' /proc/net/snmp6; }
 drops0=$(iow_drops)
@@ -179,12 +186,17 @@ sent=$(jq '[.[] | .sent] | add' "$T_DIR/send.json")
 received=$(jq '[.[] | .unique] | add' "$T_DIR/recv.json")
 dups=$(jq '[.[] | .dups] | add' "$T_DIR/recv.json")
 d_drops=$(($(iow_drops) - drops0))
-d_tun=$(($(tun_tx_dropped) - tun0))
+tun1=$(tun_tx_dropped)
+d_tun=$((tun1 - tun0))
+# podlane's /metrics tells the same as the kernel (nothing is sent now).
+m_tun=$(tun_metric) || fail "no podlane_tun_queue_dropped_total for $P1's eth0 in /metrics"
+promtool check metrics <"$T_DIR/metrics.txt" || fail "promtool rejected /metrics"
+[ "$m_tun" = "$tun1" ] || fail "/metrics says $m_tun dropped at $P1's tun, the kernel $tun1"
 d_udp=$(($(udp_rx_errors) - udp0 + $(udp6_rx_errors) - udp60))
 lost=$((sent - received))
 counted=$((d_drops + d_tun + d_udp))
 log "sent $sent, received $received (duplicates $dups), lost $lost; counted: io-worker drops $d_drops" \
-	"($(ctl -s io-worker -j counters/show | jq -c '[to_entries[] | select((.key | startswith("drop_")) and .value > 0)] | from_entries')), pod tun tx_dropped $d_tun, receiver UDP errors $d_udp"
+	"($(ctl -s io-worker -j counters/show | jq -c '[to_entries[] | select((.key | startswith("drop_")) and .value > 0)] | from_entries')), pod tun tx_dropped $d_tun (/metrics: $m_tun in all), receiver UDP errors $d_udp"
 log "send errors: $(jq -c '[.[] | .errors] | add' "$T_DIR/send.json")"
 
 bad=0
