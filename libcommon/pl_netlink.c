@@ -55,7 +55,7 @@ struct link_info {
 	uint32_t mtu;
 	unsigned int flags;
 	bool is_tun; /* IFLA_INFO_KIND "tun": a TUN or TAP device */
-	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped;
+	uint64_t tx_dropped; /* IFLA_STATS64 */
 };
 
 /* ---- netlink plumbing ---------------------------------------------------------------------- */
@@ -358,9 +358,6 @@ static int link_query(struct nlc *c, int ifindex, const char *name, struct link_
 	li->flags = rtnl_link_get_flags(link);
 	kind = rtnl_link_get_type(link);
 	li->is_tun = kind && !strcmp(kind, "tun");
-	li->rx_packets = rtnl_link_get_stat(link, RTNL_LINK_RX_PACKETS);
-	li->tx_packets = rtnl_link_get_stat(link, RTNL_LINK_TX_PACKETS);
-	li->rx_dropped = rtnl_link_get_stat(link, RTNL_LINK_RX_DROPPED);
 	li->tx_dropped = rtnl_link_get_stat(link, RTNL_LINK_TX_DROPPED);
 	rtnl_link_put(link);
 	return 0;
@@ -2141,6 +2138,18 @@ static int netns_enter(const char *path, int *orig)
 	return rc;
 }
 
+/* link_query by name in the calling thread's netns, on a netlink socket of its own. */
+static int link_query_here(const char *name, struct link_info *li)
+{
+	struct nlc c;
+	int rc = nlc_open(&c);
+	if (rc)
+		return rc;
+	rc = link_query(&c, 0, name, li);
+	nlc_close(&c);
+	return rc;
+}
+
 static int netns_leave(int orig)
 {
 	int rc = setns(orig, CLONE_NEWNET) < 0 ? -errno : 0;
@@ -2283,15 +2292,10 @@ int pl_nl_pod_tun_delete(const char *netns_path, const char *ifname)
 	if (rc)
 		return rc;
 	/* Only ever a TUN/TAP: an interface of that name made by someone else stays. */
-	struct nlc c;
 	struct link_info li;
-	rc = nlc_open(&c);
-	if (rc == 0) {
-		rc = link_query(&c, 0, ifname, &li);
-		nlc_close(&c);
-		if (rc == 0 && !li.is_tun)
-			rc = -EEXIST;
-	}
+	rc = link_query_here(ifname, &li);
+	if (rc == 0 && !li.is_tun)
+		rc = -EEXIST;
 	if (rc == 0)
 		rc = pl_nl_link_delete(ifname);
 	rc2 = netns_leave(orig);
@@ -2309,20 +2313,12 @@ int pl_nl_link_stats(const char *netns_path, const char *ifname, struct pl_nl_li
 		if (rc)
 			return rc;
 	}
-	struct nlc c;
 	struct link_info li;
-	rc = nlc_open(&c);
-	if (rc == 0) {
-		rc = link_query(&c, 0, ifname, &li);
-		nlc_close(&c);
-	}
+	rc = link_query_here(ifname, &li);
 	if (orig >= 0)
 		rc2 = netns_leave(orig);
 	if (rc == 0) {
 		st->is_tun = li.is_tun;
-		st->rx_packets = li.rx_packets;
-		st->tx_packets = li.tx_packets;
-		st->rx_dropped = li.rx_dropped;
 		st->tx_dropped = li.tx_dropped;
 	}
 	return rc ?: rc2;

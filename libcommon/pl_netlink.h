@@ -178,12 +178,12 @@ int pl_nl_pod_tun_open(const char *netns_path, const char *ifname, int flags);
  * left alone (-EEXIST). 0, -ENODEV or -errno. */
 int pl_nl_pod_tun_delete(const char *netns_path, const char *ifname);
 
-/* A link's kernel counters (IFLA_STATS64). For a TUN/TAP, tx is the kernel's side toward the
- * descriptor's reader: tx_dropped counts what its queue could not hold (the reader away or
- * behind); rx_dropped what the reader wrote that the kernel dropped. */
+/* What pl_nl_link_stats reads of a link (IFLA_STATS64). For a TUN/TAP, tx is the kernel's side
+ * toward the descriptor's reader: tx_dropped counts what its queue could not hold (the reader
+ * away or behind). */
 struct pl_nl_link_stats {
 	bool is_tun; /* a TUN or TAP device */
-	uint64_t rx_packets, tx_packets, rx_dropped, tx_dropped;
+	uint64_t tx_dropped;
 };
 
 /* Counters of link ifname in the netns at netns_path (NULL or "": the calling thread's; a
