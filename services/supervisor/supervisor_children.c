@@ -244,12 +244,13 @@ static bool dataplane_starting(const struct supervisor *sv)
 }
 
 /* The standby's life: reap it if it died, notice it warm, start the next one when due. */
-static void standby_poll(struct supervisor *sv, struct child *c, uint64_t now, uint64_t *next)
+static void standby_poll(
+	struct supervisor *sv, struct child *c, bool exited, uint64_t now, uint64_t *next)
 {
 	struct standby *sb = &c->sb;
 	if (sb->pid) {
 		int status;
-		if (waitpid(sb->pid, &status, WNOHANG) == sb->pid) {
+		if (exited && waitpid(sb->pid, &status, WNOHANG) == sb->pid) {
 			char how[64];
 			describe_exit(status, how, sizeof(how));
 			PL_WARN("children", "standby %s (pid %d) %s; a new one in %u ms",
@@ -564,15 +565,29 @@ static void watch_unmanaged(struct supervisor *sv, struct child *c, uint64_t now
 	earliest(next, now + 100);
 }
 
+/* True if some child of ours has exited and waits to be reaped: one system call a loop
+ * instead of one waitpid per process (a loop runs every hang look, also when idle). */
+static bool any_child_exited(void)
+{
+	siginfo_t si;
+	si.si_pid = 0;
+	if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+		return errno != ECHILD; /* cannot tell: look at each */
+	return si.si_pid != 0;
+}
+
 int children_poll(struct supervisor *sv, uint64_t now_ms)
 {
 	uint64_t next = now_ms + sv->s.cfg.pipeline.sleep_ms;
-	reap_corpses(sv, 0);
+	bool exited = any_child_exited();
+	if (exited)
+		reap_corpses(sv, 0);
 	for (int i = 1; i < PL_SVC_MAX; i++) {
 		struct child *c = &sv->children[i];
 		if (!c->managed)
 			watch_unmanaged(sv, c, now_ms, &next);
-		else if (c->pid && !reap(sv, c, false) && !bury_hung(sv, c, now_ms, &next)) {
+		else if (c->pid && !(exited && reap(sv, c, false)) &&
+			 !bury_hung(sv, c, now_ms, &next)) {
 			if (!c->ready_seen)
 				check_ready(sv, c, now_ms, &next);
 			else
@@ -580,7 +595,7 @@ int children_poll(struct supervisor *sv, uint64_t now_ms)
 		} else if (!c->pid)
 			restart_if_due(sv, c, now_ms, &next);
 		if (c->managed)
-			standby_poll(sv, c, now_ms, &next);
+			standby_poll(sv, c, exited, now_ms, &next);
 	}
 	return next > now_ms ? (int)(next - now_ms) : 0;
 }

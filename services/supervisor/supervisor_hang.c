@@ -9,7 +9,8 @@
  *    Hung when the later of the two is older than the limit: supervisor.hang_ms for the
  *    pipeline stages, supervisor.hang_control_ms for cni-server and bgp-bridge.
  *  - input rings (pipeline stages, not in control work): packets queued for the stage and its
- *    consumer position unchanged for hang_ms, while its output ring has room (a stage whose
+ *    consumer position unchanged for hang_ms (or for hang_ms / 4 when the heartbeat is also
+ *    older than hang_ms), while its output ring has room (a stage whose
  *    output is full waits on the next one; that one is the hung one). This catches a stage
  *    frozen while asleep: its producer queued packets and woke it, and nothing moved.
  * A suspicion is confirmed from /proc/<pid>/stat before the kill (confirm()): stopped, or
@@ -19,6 +20,7 @@
  * add a restart to the load), up to 10 limits.
  * Checked every limit / 16 (at least 5 ms) while a service is ready; a service not ready yet
  * is under ready_timeout_ms instead. */
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,14 +32,36 @@
 #include "pl_proc.h"
 #include "supervisor.h"
 
-/* Packets queued for service `id` over its input rings, and the sum of their consumer
- * positions (any dequeue changes it). *blocked: an output ring of the stage is full. */
+/* io-worker's port descriptors with input waiting (the fdstore's duplicates; main thread,
+ * which alone changes the store). */
+static uint32_t ports_pending(struct supervisor *sv)
+{
+	static struct pollfd pfd[PL_IF_MAX];
+	nfds_t n = 0;
+	if (!sv->fdstore_open || !sv->fdstore.n)
+		return 0;
+	for (uint32_t i = 0; i < PL_IF_MAX && n < sv->fdstore.n; i++)
+		if (sv->fdstore.e[i].fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = sv->fdstore.e[i].fd, .events = POLLIN };
+	int k = poll(pfd, n, 0);
+	return k > 0 ? (uint32_t)k : 0;
+}
+
+/* Packets queued for service `id` over its input rings (for io-worker also its ports with
+ * input waiting), and what moves when it takes them: the sum of the rings' consumer positions
+ * (any dequeue changes it), for io-worker plus its heartbeat. *blocked: an output ring of the
+ * stage is full. */
 static uint32_t input_state(
-	const struct supervisor *sv, enum pl_svc_id id, uint32_t *progress, bool *blocked)
+	struct supervisor *sv, enum pl_svc_id id, uint32_t *progress, bool *blocked)
 {
 	uint32_t queued = 0;
 	*progress = 0;
 	*blocked = false;
+	if (id == PL_SVC_IO_WORKER) {
+		queued = ports_pending(sv);
+		*progress = (uint32_t)__atomic_load_n(
+			&sv->s.shm->live[id].heartbeat_ms, __ATOMIC_RELAXED);
+	}
 	for (int r = 0; r < PL_RING_MAX; r++) {
 		const struct rte_ring *ring = sv->dp.rings[r];
 		if (!ring)
@@ -124,7 +148,12 @@ void hang_check(
 				c->hang_stuck = true;
 				c->hang_progress = progress;
 				c->hang_since_ms = c->hang_checked_ms ? c->hang_checked_ms : now;
-			} else if (now - c->hang_since_ms >= limit) {
+			} else if (now - c->hang_since_ms >= limit ||
+				   (now - c->hang_since_ms >= limit / 4 && now > hb &&
+					   now - hb > limit)) {
+				/* Stuck for the limit; or stuck for a while with its heartbeat
+				 * older than the limit: awake it would have written one, and
+				 * asleep with input queued it would have woken. */
 				why = "no progress on its input";
 			}
 		} else {

@@ -148,6 +148,8 @@ for svc in io-worker nat-lb policy router; do
 	wait_for 10 "frozen $svc replaced" back || fail "frozen $svc was not replaced"
 	gone() { ! kill -0 "$pid" 2>/dev/null; }
 	wait_for 5 "frozen $svc reaped" gone || fail "frozen $svc (pid $pid) not killed and reaped"
+	log "frozen $svc at $(tail -1 "$KILLS_FILE" | awk '{print $2}'):" \
+		"$(grep -F "$svc (pid $pid) hung: " "$T_DIR/supervisor.log" | tail -1)"
 done
 sleep_until $(($(tail -1 "$KILLS_FILE" | awk '{print $2}') + 1500))
 touch "$STOP"
