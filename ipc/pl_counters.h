@@ -30,7 +30,9 @@
 	X(FRAGMENT, "fragment",                                                                   \
 		"Later fragment without its first, overlapping it, or beyond the fragment table") \
 	X(POLICY_NOT_READY, "policy_not_ready",                                                   \
-		"To or from a pod before policy compiled its datastore once (fail closed)")
+		"To or from a pod before policy compiled its datastore once (fail closed)")       \
+	X(STALE, "stale",                                                                         \
+		"Longer than pipeline.max_sojourn_ms in the pipeline (a stage restarting, hung)")
 
 enum pl_drop_reason {
 #define PL_X(sym, name, help) PL_DROP_##sym,
@@ -118,6 +120,8 @@ enum pl_drop_reason {
 		"Dropped: later fragment without its first, overlapping it, or no room")         \
 	X(DROP_POLICY_NOT_READY, "drop_policy_not_ready",                                        \
 		"Dropped: to or from a pod before policy's first compile (fail closed)")         \
+	X(DROP_STALE, "drop_stale",                                                              \
+		"Dropped: longer than pipeline.max_sojourn_ms in the pipeline")                  \
 	X(BURSTS, "bursts", "Non-empty bursts processed")                                        \
 	X(BUSY_CYCLES, "busy_cycles", "TSC cycles spent processing bursts")                      \
 	X(ALLOC_FAILS, "alloc_fails", "Packet buffer allocations that failed (pool empty)")      \

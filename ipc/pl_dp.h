@@ -65,7 +65,7 @@ enum pl_verdict {
 /* Owner tags: the service id of the holder. */
 #define PL_OWNER_NONE 0xff
 
-/* Per-packet metadata in an mbuf dynamic field (24 bytes, in the mbuf's second cache line). */
+/* Per-packet metadata in an mbuf dynamic field (28 bytes, in the mbuf's second cache line). */
 struct pl_pkt_meta {
 	uint8_t owner; /* enum pl_svc_id of the process holding it */
 	uint8_t verdict; /* enum pl_verdict */
@@ -82,7 +82,27 @@ struct pl_pkt_meta {
 	/* The flow's ports as conntrack keys them (pl_parse.h PL_PARSE_KEY_PORTS), network
 	 * order; a later fragment gets its first fragment's from io-worker's fragment table. */
 	uint16_t ports[2];
+	/* When io-worker handed it to the pipeline: the low 32 bits of pl_now_ms(), never 0 (0:
+	 * not stamped). At the pipeline's end a packet older than pipeline.max_sojourn_ms is
+	 * dropped as stale (pl_dp_stale). */
+	uint32_t enq_ms;
 };
+
+/* The stamp for enq_ms. */
+static inline uint32_t pl_dp_stamp(uint64_t now_ms)
+{
+	uint32_t t = (uint32_t)now_ms;
+	return t ? t : 1;
+}
+
+/* A stamped packet that spent more than max_ms (0: no limit) in the pipeline: one that waited
+ * in a ring through a stage's restart or hang, delivered too late to be of use (a datagram of
+ * a real-time stream, a TCP segment the sender has retransmitted). */
+static inline bool pl_dp_stale(uint32_t enq_ms, uint64_t now_ms, uint32_t max_ms)
+{
+	/* Signed: a clock read a little before the stamp's is not "49 days late". */
+	return max_ms && enq_ms && (int32_t)((uint32_t)now_ms - enq_ms) > (int32_t)max_ms;
+}
 
 #define PL_META_F_TRACE 0x01
 #define PL_META_F_REPLY 0x02 /* nat-lb: the packet is in its session's reply direction */

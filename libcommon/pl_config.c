@@ -105,6 +105,9 @@ static const struct opt options[] = {
 		"longest sleep (housekeeping period), milliseconds"),
 	OPT_BOOLEAN("pipeline.fast_path", pipeline.fast_path, true,
 		"io-worker forwards packets of established flows on the decisions the stages made"),
+	OPT_UINT("pipeline.max_sojourn_ms", pipeline.max_sojourn_ms, 0, 60000, 100, 0,
+		"older packets are dropped at the pipeline's end as stale, milliseconds (0: "
+		"never)"),
 
 	OPT_UINT("supervisor.backoff_min_ms", supervisor.backoff_min_ms, 1, 600000, 100, 0,
 		"first restart delay, milliseconds"),

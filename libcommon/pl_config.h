@@ -41,6 +41,7 @@ struct pl_config {
 		uint32_t idle_spin_us; /* pipeline.idle_spin_us: empty polling before sleeping */
 		uint32_t sleep_ms; /* pipeline.sleep_ms: longest sleep (housekeeping period) */
 		bool fast_path; /* pipeline.fast_path: io-worker forwards established flows itself */
+		uint32_t max_sojourn_ms; /* pipeline.max_sojourn_ms: older ones dropped (0: off) */
 	} pipeline;
 
 	struct {

@@ -594,6 +594,11 @@ int pl_service_sleep(struct pl_service *s, int timeout_ms, zmq_pollitem_t *extra
 		__atomic_store_n(&s->shm->live[s->id].quiet_until_ms,
 			pl_now_ms() + (uint64_t)timeout_ms, __ATOMIC_RELEASE);
 	int rc = zmq_poll(items, n, timeout_ms);
+	/* Awake again: heartbeats from now on, the announced wake-up no longer holds (left in
+	 * place, it would read as control work until it passed, and a process frozen in that
+	 * time would be seen hung only then). */
+	if (s->shm)
+		pl_service_busy(s, false);
 	int ready = 0;
 	if (rc > 0) {
 		if (items[1].revents & ZMQ_POLLIN) {

@@ -378,6 +378,7 @@ bool ioworker_l2_input(struct ioworker *w, struct port *p, struct rte_mbuf *m, u
 	meta->flags = 0;
 	meta->nh_index = 0;
 	meta->session_id = 0;
+	meta->enq_ms = 0;
 	if (p->obj.role == PL_ROLE_POD)
 		return false; /* a tun: IP only, no L2 */
 	if (rte_pktmbuf_data_len(m) < sizeof(*eth))
@@ -604,13 +605,17 @@ void ioworker_l2_output(struct ioworker *w, struct rte_mbuf *m, uint64_t now_ms)
 void ioworker_pipeline_output(
 	struct ioworker *w, struct rte_mbuf **pkts, unsigned int n, uint64_t now_ms)
 {
+	uint32_t max_ms = w->s.cfg.pipeline.max_sojourn_ms;
 	for (unsigned int i = 0; i < n; i++) {
 		const struct pl_pkt_meta *meta = pl_meta(pkts[i]);
-		if (meta->verdict == PL_VERDICT_PASS)
-			ioworker_l2_output(w, pkts[i], now_ms);
-		else
+		/* A packet a stage dropped keeps its reason, however long it took. */
+		if (meta->verdict != PL_VERDICT_PASS)
 			drop(w, pkts[i],
 				meta->drop_reason < PL_DROP_MAX ? meta->drop_reason : PL_DROP_NONE);
+		else if (pl_dp_stale(meta->enq_ms, now_ms, max_ms))
+			drop(w, pkts[i], PL_DROP_STALE);
+		else
+			ioworker_l2_output(w, pkts[i], now_ms);
 	}
 }
 

@@ -64,6 +64,9 @@ void ioworker_pipeline_enqueue(
 	if (n == 0)
 		return;
 	w->local[PL_IOW_RX_PACKETS] += n;
+	uint32_t stamp = pl_dp_stamp(now_ms_cached);
+	for (unsigned int i = 0; i < n; i++)
+		pl_meta(pkts[i])->enq_ms = stamp;
 	unsigned int sent = rte_ring_enqueue_burst(out, (void **)pkts, n, NULL);
 	for (unsigned int i = 0; t && i < sent && w->fast.n_ticket; i++) {
 		if (t[i].sess < w->fast.n_ticket)
@@ -226,6 +229,9 @@ static void run(struct ioworker *w)
 		burst = IOW_MAX_BURST;
 	pl_idle_init(&idle, &w->s.cfg);
 	memset(w->local, 0, sizeof(w->local));
+	/* The packet clock (fragment holds, neighbours, the pipeline's enq_ms stamps): read at
+	 * start, every housekeeping tick (1 ms while busy), after a sleep and after control work. */
+	now_ms_cached = pl_now_ms();
 	while (!w->s.stop) {
 		uint64_t t0 = rte_rdtsc();
 		unsigned int n = drain_reclaim(w, burst);
@@ -274,6 +280,7 @@ static void run(struct ioworker *w)
 				if (!pipeline_pending(w))
 					pl_service_sleep(&w->s, wait, items, k);
 				pl_service_set_sleeping(&w->s, false);
+				now_ms_cached = pl_now_ms();
 			}
 			idle.empty = 0;
 		}
@@ -283,6 +290,7 @@ static void run(struct ioworker *w)
 			pl_service_busy(&w->s, true);
 			ioworker_ctl_handle(w, now_ms_cached);
 			pl_service_busy(&w->s, false);
+			now_ms_cached = pl_now_ms();
 			if (!ioworker_fast_ready(w))
 				ioworker_fast_attach(w);
 			if (now_ms_cached - last_l2_ms >= L2_HOUSEKEEPING_MS) {

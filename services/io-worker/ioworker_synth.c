@@ -119,6 +119,7 @@ void ioworker_synth_fill(
 		meta->tx_if = 0;
 		meta->nh_index = 0;
 		meta->session_id = 0;
+		meta->enq_ms = 0;
 	}
 }
 

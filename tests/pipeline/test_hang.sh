@@ -5,7 +5,10 @@
 # and its warm standby takes over; traffic moves again and nothing leaks (the pool is whole
 # once the source is done). cni-server frozen is detected by its own limit
 # (supervisor.hang_control_ms) and restarted cold. A stage that is merely idle or doing its
-# control work is not mistaken for hung: hangs_detected counts exactly the freezes.
+# control work is not mistaken for hung: hangs_detected counts exactly the freezes. Packets that
+# waited in a ring through a freeze (longer than pipeline.max_sojourn_ms, 100 ms by default;
+# a freeze lasts at least hang_ms, 200 ms) are dropped at the pipeline's end as drop_stale,
+# during every freeze; before the first freeze, at full load, none is.
 . "$(dirname "$0")/../lib.sh"
 
 HANG_MS=200
@@ -25,11 +28,16 @@ day_ms() { # HH:MM:SS.mmm -> ms since midnight
 }
 
 hangs=0
+stale() { counter io-worker drop_stale; }
+wait_for 30 "traffic before the freezes" moving || fail "no traffic"
+sleep 1 # a second of full load: a packet must not be stale for being in a busy pipeline
+[ "$(stale)" -eq 0 ] || fail "$(stale) packets dropped as stale with every stage running"
 for svc in nat-lb policy router io-worker; do
 	warm() { [ "$(svc_field "$svc" standby)" = warm ]; }
 	wait_for 30 "$svc standby warm" warm || fail "$svc has no warm standby"
 	wait_for 30 "traffic before freezing $svc" moving || fail "no traffic before freezing $svc"
 	pid=$(svc_field "$svc" pid)
+	stale0=$(stale)
 	t0=$(day_ms "$(date +%H:%M:%S.%3N)")
 	kill -STOP "$pid"
 	replaced() { [ "$(svc_field "$svc" pid)" != "$pid" ] && [ "$(svc_field "$svc" state)" = ready ]; }
@@ -58,6 +66,8 @@ for svc in nat-lb policy router io-worker; do
 	# (10-50 ms here) and the supervisor's readiness poll (10 ms); issue 12 asks + 50.
 	[ "$took" -le $((HANG_MS + 200)) ] || fail "$svc replaced after $took ms (limit $HANG_MS ms)"
 	wait_for 30 "traffic after replacing $svc" moving || fail "no traffic after replacing $svc"
+	log "$svc frozen: $(($(stale) - stale0)) packets dropped as stale"
+	[ "$(stale)" -gt "$stale0" ] || fail "nothing dropped as stale after $svc was frozen for $took ms"
 done
 [ "$(counter supervisor hangs_detected)" -eq $hangs ] ||
 	fail "hangs_detected $(counter supervisor hangs_detected) != $hangs freezes"

@@ -4,16 +4,17 @@
 
   recv OUT STOPFILE FAM:PORT...
         One socket per FAM:PORT (FAM 4 or 6, bound to every address of that family). Each
-        datagram carries its stream's sequence number (8 bytes, big endian) and padding.
-        Records, per port, every inter-arrival gap longer than 2 ms as
-        [start, end, ms] (start/end: CLOCK_REALTIME seconds of the arrivals around it).
-        At STOPFILE writes OUT: {PORT: {"received", "unique", "max_seq", "dups",
-        "gaps": [...]}}.
+        datagram carries its stream's sequence number (8 bytes, big endian), the sender's
+        CLOCK_REALTIME in nanoseconds (8 bytes) and padding. Records, per port, every
+        inter-arrival gap longer than 2 ms as [start, end, ms] (start/end: CLOCK_REALTIME
+        seconds of the arrivals around it) and every datagram that arrived more than 10 ms
+        after it was sent as [arrival, ms late] (the first 100,000). At STOPFILE writes OUT:
+        {PORT: {"received", "unique", "max_seq", "dups", "gaps": [...], "late": [...]}}.
   send RATE STATS STOPFILE ADDR:PORT...
         RATE datagrams per second to each destination (IPv6 addresses in brackets), paced
         by the clock (no drift), 64 bytes each, from one connected socket per destination
         (ICMP errors are counted, not fatal). At STOPFILE writes STATS: {DEST: {"sent",
-        "errors"}}.
+        "errors"}}. Sender and receiver must share the clock (namespaces of one machine).
   report RECV_JSON KILLS_FILE [WINDOW_MS]
         KILLS_FILE: lines "LABEL REALTIME_MS". For each kill, the longest gap of each stream
         that ends after the kill and starts before kill + WINDOW_MS (default 1000); a stream
@@ -21,7 +22,8 @@
         {"label", "kills", "gap_ms_p50", "gap_ms_p99", "gap_ms_max",
         "gaps": [per kill: max over streams],
         "p50_by_port", "spans_ms_after_kill": [per kill: the worst gap's start and end, ms
-        after the kill]}.
+        after the kill], "late_ms_max": the latest delivery (ms from send to arrival) of a
+        datagram arriving in those windows, 10 when none was later than that}.
 """
 import json
 import os
@@ -32,6 +34,8 @@ import sys
 import time
 
 GAP_S = 0.002
+LATE_S = 0.010
+MAX_LATE = 100_000
 
 
 def parse_dest(d):
@@ -54,7 +58,7 @@ def recv(out, stopfile, specs):
         s.setblocking(False)
         socks[s.fileno()] = (s, port)
     st = {p: {"received": 0, "seen": bytearray(), "max_seq": -1, "dups": 0, "gaps": [],
-              "last": None} for _, p in socks.values()}
+              "late": [], "last": None} for _, p in socks.values()}
     poll = select.poll()
     for fd in socks:
         poll.register(fd, select.POLLIN)
@@ -69,11 +73,14 @@ def recv(out, stopfile, specs):
                 except BlockingIOError:
                     break
                 now = time.time()
-                if len(data) < 8:
+                if len(data) < 16:
                     continue
-                seq = struct.unpack("!Q", data[:8])[0]
+                seq, sent_ns = struct.unpack("!QQ", data[:16])
                 if seq > 10_000_000:
                     continue
+                late = now - sent_ns / 1e9
+                if late > LATE_S and len(r["late"]) < MAX_LATE:
+                    r["late"].append([now, round(late * 1000, 2)])
                 if r["last"] is not None and now - r["last"] > GAP_S:
                     r["gaps"].append([r["last"], now, round((now - r["last"]) * 1000, 2)])
                 r["last"] = now
@@ -88,7 +95,8 @@ def recv(out, stopfile, specs):
     res = {}
     for port, r in st.items():
         res[port] = {"received": r["received"], "unique": sum(r["seen"]),
-                     "max_seq": r["max_seq"], "dups": r["dups"], "gaps": r["gaps"]}
+                     "max_seq": r["max_seq"], "dups": r["dups"], "gaps": r["gaps"],
+                     "late": r["late"]}
     tmp = out + ".tmp"
     with open(tmp, "w") as f:
         json.dump(res, f)
@@ -103,7 +111,7 @@ def send(rate, stats, stopfile, dests):
         s.connect((host, port))
         s.setblocking(False)
         flows.append({"dest": d, "sock": s, "sent": 0, "errors": 0})
-    pad = bytes(56)
+    pad = bytes(48)
     t0 = time.monotonic()
     n = 0
     check = 0
@@ -113,7 +121,7 @@ def send(rate, stats, stopfile, dests):
         while n < due:
             for f in flows:
                 try:
-                    f["sock"].send(struct.pack("!Q", n) + pad)
+                    f["sock"].send(struct.pack("!QQ", n, time.time_ns()) + pad)
                     f["sent"] += 1
                 except OSError:
                     f["errors"] += 1
@@ -149,7 +157,14 @@ def report(recv_json, kills_file, window_ms=1000):
     by_label = {}
     per_stream = {}
     spans = {}
+    late = {}
     for label, t in kills:
+        lm = 10.0
+        for r in streams.values():
+            for at, ms in r.get("late", []):
+                if t <= at <= t + window_ms / 1000.0:
+                    lm = max(lm, ms)
+        late.setdefault(label, []).append(lm)
         worst = 2.0
         span = None
         for port, r in streams.items():
@@ -167,7 +182,8 @@ def report(recv_json, kills_file, window_ms=1000):
         print(json.dumps({"label": label, "kills": len(gaps), "gap_ms_p50": pct(gaps, 50),
                           "gap_ms_p99": pct(gaps, 99), "gap_ms_max": max(gaps), "gaps": gaps,
                           "p50_by_port": {p: pct(v, 50) for p, v in per_stream[label].items()},
-                          "spans_ms_after_kill": spans[label]}))
+                          "spans_ms_after_kill": spans[label],
+                          "late_ms_max": max(late[label])}))
 
 
 def main(argv):
