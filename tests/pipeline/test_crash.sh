@@ -55,10 +55,15 @@ ctl -s io-worker synth/start count=100000 backpressure=1 >/dev/null
 done_100k() { [ "$(ctl -s io-worker -j synth/show | jq .active)" = false ] && pool_full; }
 wait_for 60 "100000 packets after the storm" done_100k || fail "pipeline stuck after the kills"
 
+# Nothing hangs here: a hang detected is a live process taken for hung (and killed).
+hangs=$(counter supervisor hangs_detected)
+[ "$hangs" -eq 0 ] || fail "$hangs processes taken for hung: $(grep ' hung: ' "$T_DIR/supervisor.log")"
 for s in "${!kills[@]}"; do
 	r=$(svc_field "$s" restarts)
 	log "$s: killed ${kills[$s]} times, restarts counted $r"
-	[ "$r" -eq "${kills[$s]}" ] || fail "$s: $r restarts counted for ${kills[$s]} kills"
+	# The deaths the kills do not explain, for the failure message.
+	other() { grep -E "children: $s \(pid [0-9]+\) " "$T_DIR/supervisor.log" | grep -v 'killed by SIGKILL after'; }
+	[ "$r" -eq "${kills[$s]}" ] || fail "$s: $r restarts counted for ${kills[$s]} kills; other exits: $(other)"
 done
 log "reclaimed packets: $(counter supervisor reclaimed_packets), ring repairs: $(counter supervisor ring_repairs)"
 log "PASS"
