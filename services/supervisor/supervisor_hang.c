@@ -12,7 +12,10 @@
  *    consumer position unchanged for hang_ms (or for hang_ms / 4 when the heartbeat is also
  *    older than hang_ms), while its output ring has room (a stage whose
  *    output is full waits on the next one; that one is the hung one). This catches a stage
- *    frozen while asleep: its producer queued packets and woke it, and nothing moved.
+ *    frozen while asleep: its producer queued packets and woke it, and nothing moved. In
+ *    control work the same after hang_ms, but only a stopped process is taken for hung then
+ *    (control work may be slow; a stage's packet loop does a little of it every millisecond,
+ *    and a freeze there showed only after hang_control_ms).
  * A suspicion is confirmed from /proc/<pid>/stat before the kill (confirm()): stopped, or
  * asleep in the kernel past its announced wake-up: hung at once; runnable: hung only if it
  * spent at least half of the time since the suspicion on a CPU (spinning without progress) —
@@ -140,7 +143,8 @@ void hang_check(
 
 	if (since != UINT64_MAX && now > since && now - since > limit)
 		why = busy ? "control work over supervisor.hang_control_ms" : "no heartbeat";
-	if (!why && dataplane && !busy) {
+	bool only_stopped = false;
+	if (!why && dataplane) {
 		queued = input_state(sv, c->id, &progress, &blocked);
 		if (queued && !blocked) {
 			if (!c->hang_stuck || progress != c->hang_progress) {
@@ -149,12 +153,14 @@ void hang_check(
 				c->hang_progress = progress;
 				c->hang_since_ms = c->hang_checked_ms ? c->hang_checked_ms : now;
 			} else if (now - c->hang_since_ms >= limit ||
-				   (now - c->hang_since_ms >= limit / 4 && now > hb &&
+				   (!busy && now - c->hang_since_ms >= limit / 4 && now > hb &&
 					   now - hb > limit)) {
 				/* Stuck for the limit; or stuck for a while with its heartbeat
 				 * older than the limit: awake it would have written one, and
 				 * asleep with input queued it would have woken. */
-				why = "no progress on its input";
+				why = busy ? "no progress on its input in control work"
+					   : "no progress on its input";
+				only_stopped = busy;
 			}
 		} else {
 			c->hang_stuck = false;
@@ -165,6 +171,10 @@ void hang_check(
 	/* Suspected: what the kernel says of it tells a hang from a process that only waits
 	 * for a CPU (a starved one is not killed: that would add a restart to the load). */
 	const char *how = why ? confirm(c, now, limit) : NULL;
+	if (how && only_stopped && strcmp(how, "stopped") != 0) {
+		how = NULL; /* slow control work: its own limit decides */
+		c->suspect_since_ms = 0;
+	}
 	if (!why || !how) {
 		uint64_t due = now + period;
 		if (!why) {
