@@ -105,7 +105,7 @@ static const struct opt options[] = {
 		"longest sleep (housekeeping period), milliseconds"),
 	OPT_BOOLEAN("pipeline.fast_path", pipeline.fast_path, true,
 		"io-worker forwards packets of established flows on the decisions the stages made"),
-	OPT_UINT("pipeline.max_sojourn_ms", pipeline.max_sojourn_ms, 0, 60000, 100, 0,
+	OPT_UINT("pipeline.max_sojourn_ms", pipeline.max_sojourn_ms, 0, 60000, 1000, 0,
 		"older packets are dropped at the pipeline's end as stale, milliseconds (0: "
 		"never)"),
 

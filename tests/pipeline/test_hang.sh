@@ -6,15 +6,18 @@
 # once the source is done). cni-server frozen is detected by its own limit
 # (supervisor.hang_control_ms) and restarted cold. A stage that is merely idle or doing its
 # control work is not mistaken for hung: hangs_detected counts exactly the freezes. Packets that
-# waited in a ring through a freeze (longer than pipeline.max_sojourn_ms, 100 ms by default;
+# waited in a ring through a freeze (longer than pipeline.max_sojourn_ms, set to 100 ms here;
 # a freeze lasts at least hang_ms, 200 ms) are dropped at the pipeline's end as drop_stale,
 # during every freeze; before the first freeze, at full load, none is.
 . "$(dirname "$0")/../lib.sh"
 
 HANG_MS=200
 CONTROL_MS=1000
+SOJOURN_MS=100 # below a freeze (>= hang_ms), so that what waited through one is stale
 write_config "  hang_ms: $HANG_MS
-  hang_control_ms: $CONTROL_MS" # continues the supervisor section
+  hang_control_ms: $CONTROL_MS
+pipeline:
+  max_sojourn_ms: $SOJOURN_MS" # continues the supervisor section
 start_supervisor
 
 ctl -s io-worker synth/start count=0 backpressure=1 >/dev/null
@@ -30,7 +33,10 @@ day_ms() { # HH:MM:SS.mmm -> ms since midnight
 hangs=0
 stale() { counter io-worker drop_stale; }
 wait_for 30 "traffic before the freezes" moving || fail "no traffic"
-sleep 1 # a second of full load: a packet must not be stale for being in a busy pipeline
+# 500,000 packets at full load (about a second): none may be stale for being in a busy pipeline.
+tx0=$(tx)
+loaded() { [ "$(tx)" -ge $((tx0 + 500000)) ]; }
+wait_for 30 "500000 packets at full load" loaded || fail "the pipeline did not carry 500000 packets"
 [ "$(stale)" -eq 0 ] || fail "$(stale) packets dropped as stale with every stage running"
 for svc in nat-lb policy router io-worker; do
 	warm() { [ "$(svc_field "$svc" standby)" = warm ]; }
