@@ -159,10 +159,13 @@ int pl_ct_attach(struct pl_ct *ct)
 	const struct rte_memzone *mz = rte_memzone_lookup(PL_CT_MZ_NAME);
 	if (!mz)
 		return -ENOENT;
-	ct->t = mz->addr;
-	if (__atomic_load_n(&ct->t->magic, __ATOMIC_ACQUIRE) != PL_CT_MAGIC ||
-		ct->t->version != PL_CT_VERSION)
+	const struct pl_ct_table *t = mz->addr;
+	/* Found but not yet (or not any more) a table of this layout: nat-lb is making it.
+	 * Nothing is kept, so that a caller that looks again finds it whole. */
+	if (__atomic_load_n(&t->magic, __ATOMIC_ACQUIRE) != PL_CT_MAGIC ||
+		t->version != PL_CT_VERSION)
 		return -EPROTO;
+	ct->t = mz->addr;
 	map(ct);
 	return 0;
 }

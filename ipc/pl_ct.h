@@ -105,7 +105,8 @@ size_t pl_ct_size(uint32_t capacity);
 /* Writer: finds the table (or creates it with `capacity` sessions; an existing table keeps its
  * own capacity), then rebuilds chains and the free list from the sessions. 0 or -errno. */
 int pl_ct_open(struct pl_ct *ct, uint32_t capacity);
-/* Reader in another process: finds it, never writes. 0, -ENOENT (not created yet) or -errno. */
+/* Reader in another process: finds it, never writes. 0, -ENOENT (not created yet), -EPROTO
+ * (being made, or another layout) or -errno; on failure *ct is left all zero. */
 int pl_ct_attach(struct pl_ct *ct);
 
 uint32_t pl_ct_hash(const struct pl_ct_key *k);

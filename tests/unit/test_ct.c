@@ -2,7 +2,9 @@
 /* The conntrack session table (ipc/pl_ct.c) in a real memzone: lookups in both directions,
  * keys sharing a bucket, deletion from the middle of chains, a full table that refuses new
  * sessions and leaves the others alone, bounded expiry, flush by filter, and the rebuild a
- * restarted writer does over a table left half-written by a writer that died. */
+ * restarted writer does over a table left half-written by a writer that died, and a reader
+ * attaching while the table is being made. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -204,6 +206,29 @@ static void test_rebuild_after_writer_death(void **state)
 	assert_int_equal(n, CAP - 200);
 }
 
+/* A reader that looks while the writer is making the table (memzone there, no magic yet) gets
+ * -EPROTO and keeps nothing: policy once kept the table pointer without the sessions' and
+ * crashed on its next packet (SIGSEGV in CI). Once the table is whole, attach finds it. */
+static void test_attach_while_made(void **state)
+{
+	struct pl_ct *ct = *state;
+	uint32_t magic = ct->t->magic;
+	__atomic_store_n(&ct->t->magic, 0, __ATOMIC_SEQ_CST);
+	struct pl_ct r;
+	memset(&r, 0xa5, sizeof(r));
+	assert_int_equal(pl_ct_attach(&r), -EPROTO);
+	assert_null(r.t);
+	assert_null(r.s);
+	assert_null(r.buckets);
+	__atomic_store_n(&ct->t->magic, magic, __ATOMIC_SEQ_CST);
+	assert_int_equal(pl_ct_attach(&r), 0);
+	assert_ptr_equal(r.t, ct->t);
+	assert_ptr_equal(r.s, ct->s);
+	uint32_t idx = add(ct, 0, 1000);
+	assert_int_not_equal(idx, PL_CT_NIL);
+	expect(&r, 0, idx);
+}
+
 int main(void)
 {
 	/* DPDK's EAL takes hugepages: as root only. Not root: skipped (meson's 77); root and the
@@ -226,6 +251,7 @@ int main(void)
 		cmocka_unit_test_setup(test_expire_bounded, fresh),
 		cmocka_unit_test_setup(test_flush_filter, fresh),
 		cmocka_unit_test_setup(test_rebuild_after_writer_death, fresh),
+		cmocka_unit_test_setup(test_attach_while_made, fresh),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	rte_eal_cleanup();
