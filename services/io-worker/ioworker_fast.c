@@ -55,8 +55,8 @@ void ioworker_fast_attach(struct ioworker *w)
 	struct iow_fast *f = &w->fast;
 	if (!w->s.cfg.pipeline.fast_path)
 		return;
-	if (!f->ct.t && pl_ct_attach(&f->ct) < 0)
-		f->ct.t = NULL;
+	if (!f->ct.t)
+		pl_ct_attach(&f->ct); /* keeps nothing when it fails: tried again next time */
 	if (f->ct.t && !f->ticket) {
 		uint32_t cap = f->ct.t->capacity;
 		f->ticket = calloc(cap, sizeof(*f->ticket));

@@ -18,7 +18,7 @@
 
 int policy_attach_sessions(struct policy *p)
 {
-	if (!p->ct.t || !p->ct.s) {
+	if (!p->ct.t) {
 		int rc = pl_ct_attach(&p->ct);
 		if (rc < 0)
 			return rc;
